@@ -1,0 +1,66 @@
+// Package bot is what policywire does: it schedules sources, polls them,
+// routes new items to channels, drains the durable outbox into chat, and
+// answers chat commands. It knows the chat platforms only through the
+// Sender and command-adapter interfaces; bot/slack and bot/matrix implement them.
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/policywire/policywire"
+)
+
+// Sender posts to one chat platform. Implementations classify their
+// failures with PermanentError and RetryAfterError; any other error is
+// retried with backoff.
+type Sender interface {
+	// Platform is "slack", "matrix" or "console".
+	Platform() string
+	// Send posts one alert to a channel or room and returns the platform's
+	// reference for the message (Slack ts, Matrix event id). It must be
+	// idempotent for the same alert ID: a retry after an ambiguous failure
+	// must not post twice.
+	Send(ctx context.Context, target string, a policywire.Alert) (string, error)
+	// SendDigest posts a digest, split into as many messages as the
+	// platform's size limits need; it returns their references.
+	SendDigest(ctx context.Context, target string, d policywire.Digest) ([]string, error)
+	// SendNotice posts a short plain-text notice (admin warnings).
+	SendNotice(ctx context.Context, target, text string) error
+}
+
+// PermanentError is a failure that retrying will not fix (channel not
+// found, bot not in channel, bad token, forbidden). The row is parked with
+// Reason until the config changes.
+type PermanentError struct {
+	Reason string
+	Err    error
+}
+
+func (e *PermanentError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("bot: permanent failure: %s: %v", e.Reason, e.Err)
+	}
+	return "bot: permanent failure: " + e.Reason
+}
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// RetryAfterError is a rate limit: nothing may be sent to that channel
+// before After has passed.
+type RetryAfterError struct {
+	After time.Duration
+	Err   error
+}
+
+func (e *RetryAfterError) Error() string {
+	return fmt.Sprintf("bot: rate limited, retry after %s: %v", e.After, e.Err)
+}
+func (e *RetryAfterError) Unwrap() error { return e.Err }
+
+// IsPermanent reports whether err is a PermanentError.
+func IsPermanent(err error) bool {
+	var p *PermanentError
+	return errors.As(err, &p)
+}
