@@ -1,0 +1,133 @@
+package summary
+
+import (
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// referencePattern finds one kind of policy reference and writes it in its
+// normal form.
+type referencePattern struct {
+	re        *regexp.Regexp
+	normalize func(m []string) string
+}
+
+// The year in every pattern is 19xx or 20xx, which is what keeps plain dates,
+// phone numbers and amounts out.
+var referencePatterns = []referencePattern{
+	// Interinstitutional procedure: 2023/0212(COD), 2022/2048(INI).
+	{
+		re: regexp.MustCompile(`\b((?:19|20)\d{2})\s*/\s*(\d{4})\s*\(\s*(COD|CNS|NLE|APP|INI|INL|BUD|DEC|RSP|DCE|REG|IMM|RPS|DEA|ACI|AVC|SYN|COS|CNC|ITS|INS|RSO|BUI)\s*\)`),
+		normalize: func(m []string) string {
+			return m[1] + "/" + m[2] + "(" + m[3] + ")"
+		},
+	},
+	// Commission documents: COM(2023) 123 final, SWD(2023) 45, C(2023) 123,
+	// JOIN(2023) 1, and the ELI-like COM/2023/123 final.
+	{
+		re: regexp.MustCompile(`\b(COM|SWD|SEC|JOIN|C)\s*\(\s*((?:19|20)\d{2})\s*\)\s*(\d{1,5})\b(\s+final\b)?`),
+		normalize: func(m []string) string {
+			return m[1] + "(" + m[2] + ") " + trimZeros(m[3]) + finalSuffix(m[4])
+		},
+	},
+	{
+		re: regexp.MustCompile(`\b(COM|SWD|SEC|JOIN)/((?:19|20)\d{2})/(\d{1,5})\b(\s+final\b)?`),
+		normalize: func(m []string) string {
+			return m[1] + "(" + m[2] + ") " + trimZeros(m[3]) + finalSuffix(m[4])
+		},
+	},
+	// Council documents: ST 11406/22, ST 11406/22 REV 1.
+	{
+		re: regexp.MustCompile(`\bST\s+(\d{4,5})/(\d{2})\b(?:\s+(REV|COR|ADD)\s+(\d{1,2})\b)?`),
+		normalize: func(m []string) string {
+			s := "ST " + m[1] + "/" + m[2]
+			if m[3] != "" {
+				s += " " + m[3] + " " + m[4]
+			}
+			return s
+		},
+	},
+	// CELEX numbers: sector, year, document type, number; consolidated
+	// versions carry a date.
+	{
+		re: regexp.MustCompile(`\b([0-9CE])((?:19|20)\d{2})([A-Z]{1,2})(\d{4})(-\d{8})?\b`),
+		normalize: func(m []string) string {
+			return m[1] + m[2] + m[3] + m[4] + m[5]
+		},
+	},
+	// Commission press material: IP/26/301, STATEMENT/26/2001, and the
+	// presscorner link form statement_26_2001.
+	{
+		re: regexp.MustCompile(`\b(IP|STATEMENT|MEMO|SPEECH|QANDA|MEX|AC)/(\d{2})/(\d{1,5})\b`),
+		normalize: func(m []string) string {
+			return m[1] + "/" + m[2] + "/" + m[3]
+		},
+	},
+	{
+		re: regexp.MustCompile(`/(?:detail|api/documents)/[a-z]{2}/(ip|statement|memo|speech|qanda|mex|ac)_(\d{2})_(\d{1,5})\b`),
+		normalize: func(m []string) string {
+			return strings.ToUpper(m[1]) + "/" + m[2] + "/" + m[3]
+		},
+	},
+}
+
+// trimZeros drops the leading zeros of a document number ("0123" is 123).
+func trimZeros(n string) string {
+	if t := strings.TrimLeft(n, "0"); t != "" {
+		return t
+	}
+	return "0"
+}
+
+func finalSuffix(s string) string {
+	if strings.TrimSpace(s) != "" {
+		return " final"
+	}
+	return ""
+}
+
+// References returns the policy references in text, normalized (single
+// spaces, canonical spelling), without duplicates, in order of appearance:
+// procedure numbers (2023/0212(COD)), Commission documents (COM(2023) 123
+// final, SWD, SEC, C, JOIN), Council documents (ST 11406/22 REV 1), CELEX
+// numbers (32022R2065) and press codes (IP/26/301, STATEMENT/26/2001).
+// A link may be passed too, once its percent-escapes are decoded.
+func References(text string) []string {
+	type hit struct {
+		start, end int
+		ref        string
+	}
+	var hits []hit
+	for _, p := range referencePatterns {
+		for _, loc := range p.re.FindAllStringSubmatchIndex(text, -1) {
+			m := make([]string, len(loc)/2)
+			for k := range m {
+				if loc[2*k] >= 0 {
+					m[k] = text[loc[2*k]:loc[2*k+1]]
+				}
+			}
+			hits = append(hits, hit{start: loc[0], end: loc[1], ref: p.normalize(m)})
+		}
+	}
+	sort.SliceStable(hits, func(a, b int) bool {
+		if hits[a].start != hits[b].start {
+			return hits[a].start < hits[b].start
+		}
+		return hits[a].end > hits[b].end
+	})
+	var out []string
+	seen := map[string]bool{}
+	lastEnd := -1
+	for _, h := range hits {
+		if h.start < lastEnd {
+			continue // inside a longer reference already taken
+		}
+		lastEnd = h.end
+		if !seen[h.ref] {
+			seen[h.ref] = true
+			out = append(out, h.ref)
+		}
+	}
+	return out
+}
