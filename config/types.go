@@ -1,6 +1,7 @@
 package config
 
 import (
+	"log/slog"
 	"time"
 )
 
@@ -26,7 +27,7 @@ func (s Secret) GoString() string { return `config.Secret("[redacted]")` }
 func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // LogValue hides the secret from log/slog.
-func (s Secret) LogValue() any { return s.String() }
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
 // Source types.
 const (

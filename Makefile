@@ -1,0 +1,29 @@
+# policywire build and checks. `make test` is what CI runs (.ci/run).
+
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --dirty 2>/dev/null || echo dev)
+COMMIT   ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
+LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+FUZZTIME ?= 60s
+
+.PHONY: build test vet fmt fuzz
+
+## build: the static binary at bin/policywire
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/policywire ./cmd/policywire
+
+## test: vet, gofmt check and every test with -race (installs dendrite for the Matrix tests)
+test:
+	./scripts/test.sh
+
+## vet: go vet over every package
+vet:
+	$(GO) vet ./...
+
+## fmt: gofmt every Go file in place
+fmt:
+	gofmt -w $$(find . -name '*.go' -not -path './.tools/*' -not -path './.git/*')
+
+## fuzz: run each Fuzz* target for FUZZTIME (default 60s)
+fuzz:
+	./scripts/fuzz.sh $(FUZZTIME)

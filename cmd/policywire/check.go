@@ -1,0 +1,41 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/policywire/policywire/query"
+)
+
+func newCheckCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "check",
+		Short: "Validate the config file",
+		Long: "check reads the config file and reports every problem as FILE:LINE:COL: message.\n" +
+			"It exits 0 only when the config is valid.",
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			cfg, err := a.loadConfig()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "%s: ok: %s, %s, %s\n", cfg.Path,
+				plural(len(cfg.Sources), "source"), plural(len(cfg.Topics), "topic"), plural(len(cfg.Channels), "channel"))
+			return nil
+		},
+	}
+}
+
+// queryCheck is the topic query check config.Load runs.
+func queryCheck(q string) error {
+	_, err := query.Parse(q)
+	return err
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 %s", noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
