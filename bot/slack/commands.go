@@ -1,0 +1,385 @@
+package slack
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/policywire/policywire/bot"
+)
+
+const (
+	// DefaultCommand is the slash command policywire answers.
+	DefaultCommand = "/policywire"
+	// DefaultAnswerWithin is how long a command may take to be answered
+	// inline; Slack wants an answer within 3 s.
+	DefaultAnswerWithin = 2500 * time.Millisecond
+	// DefaultCommandTimeout bounds the work of one command.
+	DefaultCommandTimeout = time.Minute
+
+	// maxCommandBody caps a slash command request; Slack's are a few KiB.
+	maxCommandBody = 64 << 10
+	// signatureWindow is how far a request's timestamp may be from now.
+	signatureWindow = 5 * time.Minute
+	// responsePostTimeout bounds one post to a response_url.
+	responsePostTimeout = 15 * time.Second
+	workingText         = "Working on it…"
+)
+
+// CommandOptions configure the slash command endpoint.
+type CommandOptions struct {
+	// SigningSecret checks that a request comes from Slack. Without it
+	// every request is refused.
+	SigningSecret string
+	// Commands answers the commands; required.
+	Commands *bot.Commands
+	// Command is the slash command, "/policywire" by default. Requests for
+	// another command of the same app are refused politely.
+	Command string
+	Logger  *slog.Logger
+	// HTTPClient posts late answers to response_url (default: 15 s timeout).
+	HTTPClient *http.Client
+	// Now is the clock the request timestamp is checked against.
+	Now func() time.Time
+	// AnswerWithin is how long to wait for an answer before replying
+	// "Working on it…" and posting the answer to response_url later
+	// (default 2.5 s).
+	AnswerWithin time.Duration
+	// CommandTimeout bounds one command's work (default 1 min).
+	CommandTimeout time.Duration
+	// AllowResponseURL decides which response_url a late answer may be
+	// posted to (default: https on slack.com or one of its subdomains, such
+	// as hooks.slack.com). Tests point it at a loopback server.
+	AllowResponseURL func(u *url.URL) bool
+}
+
+// CommandHandler serves POST /slack/commands. Commands that take longer
+// than AnswerWithin finish in the background; Close stops them.
+type CommandHandler struct {
+	secret string
+	now    func() time.Time
+	run    *commandRunner
+}
+
+// NewCommandHandler returns the handler of Slack's slash command requests.
+// The request's signature is checked before anything else is done with it.
+func NewCommandHandler(o CommandOptions) *CommandHandler {
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &CommandHandler{
+		secret: o.SigningSecret,
+		now:    now,
+		run: newCommandRunner(runnerOptions{
+			commands:     o.Commands,
+			command:      o.Command,
+			log:          o.Logger,
+			httpClient:   o.HTTPClient,
+			answerWithin: o.AnswerWithin,
+			timeout:      o.CommandTimeout,
+			allow:        o.AllowResponseURL,
+		}),
+	}
+}
+
+// Close cancels the commands still running in the background and waits
+// for them to end.
+func (h *CommandHandler) Close() error {
+	h.run.close()
+	return nil
+}
+
+// ServeHTTP answers one slash command request.
+func (h *CommandHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCommandBody))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			http.Error(w, "request too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		http.Error(w, "cannot read request", http.StatusBadRequest)
+		return
+	}
+	if err := VerifySignature(r.Header, body, h.secret, h.now()); err != nil {
+		h.run.log.Warn("slack: refused a command request", "reason", err.Error(), "remote", r.RemoteAddr)
+		http.Error(w, "invalid request signature", http.StatusUnauthorized)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	cmd, err := slack.SlashCommandParse(r)
+	if err != nil {
+		http.Error(w, "malformed command form", http.StatusBadRequest)
+		return
+	}
+	resp := h.run.answer(cmd, nil)
+	out, err := json.Marshal(resp)
+	if err != nil {
+		h.run.log.Error("slack: encode command answer", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	_, _ = w.Write(out)
+}
+
+// Reasons a request signature is refused.
+var (
+	ErrMissingSignature = errors.New("slack: request is not signed")
+	ErrStaleTimestamp   = errors.New("slack: request timestamp outside the 5-minute window")
+	ErrBadSignature     = errors.New("slack: request signature does not match")
+	ErrNoSigningSecret  = errors.New("slack: no signing secret configured")
+)
+
+// VerifySignature checks Slack's v0 request signature: an HMAC-SHA256 with
+// the signing secret over "v0:timestamp:body", where the timestamp must be
+// within 5 minutes of now. slack.NewSecretsVerifier does the same against
+// the wall clock; this one takes the clock as an argument.
+func VerifySignature(header http.Header, body []byte, secret string, now time.Time) error {
+	if secret == "" {
+		return ErrNoSigningSecret
+	}
+	ts := header.Get("X-Slack-Request-Timestamp")
+	sig := header.Get("X-Slack-Signature")
+	if ts == "" || sig == "" {
+		return ErrMissingSignature
+	}
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return fmt.Errorf("%w: malformed timestamp", ErrStaleTimestamp)
+	}
+	if d := now.Sub(time.Unix(sec, 0)); d > signatureWindow || d < -signatureWindow {
+		return ErrStaleTimestamp
+	}
+	hexSig, ok := strings.CutPrefix(sig, "v0=")
+	if !ok {
+		return fmt.Errorf("%w: unknown signature version", ErrBadSignature)
+	}
+	got, err := hex.DecodeString(hexSig)
+	if err != nil || len(got) != sha256.Size {
+		return fmt.Errorf("%w: malformed signature", ErrBadSignature)
+	}
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte("v0:" + ts + ":"))
+	mac.Write(body)
+	if !hmac.Equal(mac.Sum(nil), got) {
+		return ErrBadSignature
+	}
+	return nil
+}
+
+// SignRequest returns the v0 signature headers of a body, as Slack sends
+// them (for tools and tests that talk to the endpoint).
+func SignRequest(secret string, body []byte, at time.Time) http.Header {
+	ts := strconv.FormatInt(at.Unix(), 10)
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte("v0:" + ts + ":"))
+	mac.Write(body)
+	h := http.Header{}
+	h.Set("X-Slack-Request-Timestamp", ts)
+	h.Set("X-Slack-Signature", "v0="+hex.EncodeToString(mac.Sum(nil)))
+	return h
+}
+
+// AllowSlackResponseURL is the default response_url check: https on
+// slack.com or a subdomain of it (hooks.slack.com).
+func AllowSlackResponseURL(u *url.URL) bool {
+	if u == nil || u.Scheme != "https" || u.User != nil {
+		return false
+	}
+	host := strings.ToLower(u.Hostname())
+	return host == "slack.com" || strings.HasSuffix(host, ".slack.com")
+}
+
+type runnerOptions struct {
+	commands     *bot.Commands
+	command      string
+	log          *slog.Logger
+	httpClient   *http.Client
+	answerWithin time.Duration
+	timeout      time.Duration
+	allow        func(*url.URL) bool
+}
+
+// commandRunner is what the HTTP endpoint and Socket Mode share: it runs a
+// slash command, answers at once when the answer is ready in time, and
+// otherwise posts it to the command's response_url when it is.
+type commandRunner struct {
+	runnerOptions
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu     sync.Mutex
+	closed bool
+	wg     sync.WaitGroup
+}
+
+func newCommandRunner(o runnerOptions) *commandRunner {
+	if o.command == "" {
+		o.command = DefaultCommand
+	}
+	if o.log == nil {
+		o.log = slog.New(slog.DiscardHandler)
+	}
+	if o.httpClient == nil {
+		o.httpClient = &http.Client{Timeout: responsePostTimeout}
+	}
+	if o.answerWithin <= 0 {
+		o.answerWithin = DefaultAnswerWithin
+	}
+	if o.timeout <= 0 {
+		o.timeout = DefaultCommandTimeout
+	}
+	if o.allow == nil {
+		o.allow = AllowSlackResponseURL
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &commandRunner{runnerOptions: o, ctx: ctx, cancel: cancel}
+}
+
+func (r *commandRunner) close() {
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+	r.cancel()
+	r.wg.Wait()
+}
+
+// spawn runs fn in a goroutine that close waits for; it refuses once the
+// runner is closed.
+func (r *commandRunner) spawn(fn func()) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return false
+	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		fn()
+	}()
+	return true
+}
+
+// answer runs one slash command and returns what to reply at once: the
+// answer itself when it is ready within answerWithin (and fits, when fits
+// is given), otherwise "Working on it…", the answer following through
+// response_url.
+func (r *commandRunner) answer(cmd slack.SlashCommand, fits func(CommandResponse) bool) CommandResponse {
+	if cmd.Command != "" && !strings.EqualFold(cmd.Command, r.command) {
+		return ephemeralText(fmt.Sprintf("This app answers %s only.", r.command))
+	}
+	responseURL, err := url.Parse(cmd.ResponseURL)
+	if err != nil || !r.allow(responseURL) {
+		host := ""
+		if responseURL != nil {
+			host = responseURL.Host
+		}
+		r.log.Warn("slack: command without a usable response_url; not run", "host", host, "channel", cmd.ChannelID, "user", cmd.UserID)
+		return ephemeralText("Sorry, that failed: the command came without a usable response_url.")
+	}
+	req := bot.CommandRequest{
+		Platform: "slack",
+		Target:   cmd.ChannelID,
+		User:     cmd.UserID,
+		// Who may use the app in a workspace is decided by its admins.
+		MayManage: true,
+		Text:      cmd.Text,
+	}
+
+	ready := make(chan CommandResponse)
+	late := make(chan struct{})
+	started := r.spawn(func() {
+		resp := r.handle(req)
+		select {
+		case ready <- resp:
+		case <-late:
+			r.post(cmd.ResponseURL, resp)
+		}
+	})
+	if !started {
+		return ephemeralText("Sorry, policywire is shutting down; try again in a moment.")
+	}
+
+	timer := time.NewTimer(r.answerWithin)
+	defer timer.Stop()
+	select {
+	case resp := <-ready:
+		if fits == nil || fits(resp) {
+			return resp
+		}
+		if !r.spawn(func() { r.post(cmd.ResponseURL, resp) }) {
+			return ephemeralText("Sorry, policywire is shutting down; try again in a moment.")
+		}
+	case <-timer.C:
+		close(late)
+	case <-r.ctx.Done():
+		close(late)
+	}
+	return ephemeralText(workingText)
+}
+
+// handle runs the command with its own deadline; a failure is answered
+// and logged, never returned.
+func (r *commandRunner) handle(req bot.CommandRequest) (resp CommandResponse) {
+	ctx, cancel := context.WithTimeout(r.ctx, r.timeout)
+	defer cancel()
+	verb, _, _ := strings.Cut(strings.TrimSpace(req.Text), " ")
+	defer func() {
+		if p := recover(); p != nil {
+			r.log.Error("slack: command panicked", "command", clip(verb, 40), "channel", req.Target, "panic", fmt.Sprint(p))
+			resp = ephemeralText("Sorry, that failed: internal error.")
+		}
+	}()
+	if r.commands == nil {
+		return ephemeralText("Sorry, that failed: commands are not available.")
+	}
+	a, err := r.commands.Handle(ctx, req, r.command)
+	if err != nil {
+		r.log.Error("slack: command failed", "command", clip(verb, 40), "channel", req.Target, "user", req.User, "err", err)
+		return ephemeralText("Sorry, that failed: " + shortError(err))
+	}
+	return NewCommandResponse(a)
+}
+
+// post delivers a late answer to the command's response_url.
+func (r *commandRunner) post(responseURL string, resp CommandResponse) {
+	ctx, cancel := context.WithTimeout(r.ctx, responsePostTimeout)
+	defer cancel()
+	if err := postResponse(ctx, r.httpClient, responseURL, resp); err != nil {
+		r.log.Error("slack: late command answer lost", "err", err)
+	}
+}
+
+// shortError is the last, most specific part of an error chain, clipped:
+// enough for the asker, with the details left to the log.
+func shortError(err error) string {
+	msg := err.Error()
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "it took too long."
+	}
+	if i := strings.LastIndex(msg, ": "); i >= 0 && i+2 < len(msg) {
+		msg = msg[i+2:]
+	}
+	return clip(msg, 200)
+}
