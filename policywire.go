@@ -25,7 +25,7 @@ type Item struct {
 	Summary      string    `json:"summary,omitempty"`
 	Content      string    `json:"content,omitempty"`
 	Published    time.Time `json:"published"`
-	Updated      time.Time `json:"updated,omitempty"`
+	Updated      time.Time `json:"updated,omitzero"`
 	Language     string    `json:"language,omitempty"`
 	Categories   []string  `json:"categories,omitempty"`
 	// References are policy references found in the text, such as

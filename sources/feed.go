@@ -1,0 +1,140 @@
+package sources
+
+import (
+	"bytes"
+	"errors"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/mmcdole/gofeed"
+
+	"github.com/policywire/policywire"
+)
+
+// parseFeed reads an RSS 0.9x/1.0/2.0, Atom or JSON Feed body.
+func parseFeed(d document) ([]policywire.Item, error) {
+	fp := gofeed.NewParser()
+	feed, err := fp.Parse(bytes.NewReader(validUTF8Feed(d.body)))
+	if err != nil {
+		if errors.Is(err, gofeed.ErrFeedTypeNotDetected) {
+			if LooksLikeHTML(d.body) {
+				return nil, d.unexpected()
+			}
+			return nil, &Error{Kind: KindUnexpected, URL: d.url, Err: errors.New("the body is neither RSS, Atom nor JSON Feed")}
+		}
+		return nil, &Error{Kind: KindParse, URL: d.url, Err: err}
+	}
+	feedLang := feed.Language
+	if feedLang == "" && feed.DublinCoreExt != nil && len(feed.DublinCoreExt.Language) > 0 {
+		feedLang = feed.DublinCoreExt.Language[0]
+	}
+	items := make([]policywire.Item, 0, len(feed.Items))
+	for _, fi := range feed.Items {
+		if fi == nil {
+			continue
+		}
+		it := policywire.Item{
+			GUID:       fi.GUID,
+			Title:      fi.Title,
+			Summary:    fi.Description,
+			Content:    fi.Content,
+			Categories: fi.Categories,
+			Published:  feedDate(fi.Published, fi.PublishedParsed, d.loc),
+			Updated:    feedDate(fi.Updated, fi.UpdatedParsed, d.loc),
+		}
+		if fi.DublinCoreExt != nil && len(fi.DublinCoreExt.Language) > 0 {
+			it.Language = fi.DublinCoreExt.Language[0]
+		}
+		if it.Published.IsZero() {
+			// .NET feeds (the Council's) carry only a10:updated.
+			it.Published = it.Updated
+		}
+		if it.Published.Equal(it.Updated) {
+			it.Updated = time.Time{}
+		}
+		it.URL = feedItemLink(fi)
+		it.Title, it.Categories, it.References = titlePrefixes(it.Title, it.URL, it.Categories)
+		n, ok := normalizeItem(d.src, it, d.base, feedLang)
+		if !ok {
+			continue
+		}
+		n.Summary = wordpressTrailer.ReplaceAllString(n.Summary, "")
+		n.Content = wordpressTrailer.ReplaceAllString(n.Content, "")
+		items = append(items, n)
+	}
+	return items, nil
+}
+
+var xmlEncodingDecl = regexp.MustCompile(`^\s*(?:\xef\xbb\xbf)?<\?xml[^>]*encoding\s*=\s*["']([^"']+)["']`)
+
+// validUTF8Feed drops invalid UTF-8 sequences from a feed that is (or says
+// it is) UTF-8, so that one broken byte in one title does not make the
+// XML decoder refuse the whole feed. Feeds declaring another encoding are
+// left to the decoder's charset conversion.
+func validUTF8Feed(body []byte) []byte {
+	if utf8.Valid(body) {
+		return body
+	}
+	head := body
+	if len(head) > 200 {
+		head = head[:200]
+	}
+	if m := xmlEncodingDecl.FindSubmatch(head); m != nil {
+		if enc := strings.ToLower(string(m[1])); enc != "utf-8" && enc != "utf8" {
+			return body
+		}
+	}
+	return bytes.ToValidUTF8(body, nil)
+}
+
+// feedItemLink is the item's link, else its first other link, else its
+// GUID when that is a URL (RSS guid isPermaLink, Atom ids that are URLs).
+func feedItemLink(fi *gofeed.Item) string {
+	if l := strings.TrimSpace(fi.Link); l != "" {
+		return l
+	}
+	for _, l := range fi.Links {
+		if l = strings.TrimSpace(l); l != "" {
+			return l
+		}
+	}
+	g := strings.TrimSpace(fi.GUID)
+	if strings.HasPrefix(g, "http://") || strings.HasPrefix(g, "https://") {
+		return g
+	}
+	return ""
+}
+
+var (
+	// WordPress ends feed texts with "The post <title> appeared first on
+	// <site>.", which says nothing about the item.
+	wordpressTrailer = regexp.MustCompile(`\s*The post .{1,600}? appeared first on [^\n]{1,200}?\.?$`)
+	celexPrefix      = regexp.MustCompile(`^CELEX:\s*([0-9A-Z()_.-]+)\s*:\s*`)
+	// GOV.UK puts the document type before the title in organisation
+	// feeds ("Press release: …") and not in its search feeds; the type is
+	// kept as a category so that the same story reads the same from both.
+	govukPrefix = regexp.MustCompile(`^(Press release|News story|World news story|Speech|Statement to Parliament|` +
+		`Oral statement to Parliament|Written statement to Parliament|Policy paper|Guidance|Detailed guide|` +
+		`Correspondence|Government response|Notice|Open consultation|Closed consultation|Consultation outcome|` +
+		`Corporate report|Research and analysis|Independent report|Transparency data|Official Statistics|` +
+		`National statistics|Statistics|Case study|Decision|Authored article|Fatality notice|Collection|` +
+		`Promotional material|Form|Impact assessment|International treaty|Policy statement): `)
+)
+
+// titlePrefixes moves the prefixes some publishers put in front of titles
+// into categories: EUR-Lex's "CELEX:32026R1234: " and GOV.UK's document type.
+// The CELEX number is kept as a policy reference too.
+func titlePrefixes(title, link string, cats []string) (string, []string, []string) {
+	t := strings.TrimSpace(title)
+	if m := celexPrefix.FindStringSubmatch(t); m != nil {
+		return t[len(m[0]):], append(cats, "CELEX:"+m[1]), []string{"CELEX:" + m[1]}
+	}
+	if strings.Contains(link, "www.gov.uk/") {
+		if m := govukPrefix.FindStringSubmatch(t); m != nil {
+			return t[len(m[0]):], append(cats, m[1]), nil
+		}
+	}
+	return title, cats, nil
+}
