@@ -37,6 +37,13 @@ func commandConstructors() []func(*app) *cobra.Command {
 		newCheckCmd,
 		newInitCmd,
 		newVersionCmd,
+		newRunCmd,
+		newTryCmd,
+		newSourcesCmd,
+		newSearchCmd,
+		newBackupCmd,
+		newReindexCmd,
+		newDemoCmd,
 	}
 }
 
