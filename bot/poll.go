@@ -1,0 +1,269 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/policywire/policywire"
+	"github.com/policywire/policywire/config"
+	"github.com/policywire/policywire/sources"
+	"github.com/policywire/policywire/store"
+	"github.com/policywire/policywire/summary"
+)
+
+// Indexer keeps the search index up to date with the archive.
+type Indexer interface {
+	Index(items []policywire.Item) error
+}
+
+// PollOutcome names how one poll ended, for logs and metrics.
+type PollOutcome string
+
+// Poll outcomes.
+const (
+	OutcomeNew         PollOutcome = "new"
+	OutcomeNoChange    PollOutcome = "unchanged"
+	OutcomeNotModified PollOutcome = "not-modified"
+	OutcomeFailed      PollOutcome = "failed"
+	OutcomeSkipped     PollOutcome = "skipped"
+)
+
+// PollResult is what one poll of one source did.
+type PollResult struct {
+	Source   string
+	Outcome  PollOutcome
+	New      int
+	Alerts   int
+	Duration time.Duration
+	Err      error
+}
+
+// Poller polls one source at a time: fetch, normalize, summarize what is
+// new, then ingest in one write transaction.
+type Poller struct {
+	Config     *config.Config
+	Store      *store.Store
+	Fetcher    *sources.Fetcher
+	// Summarizer makes the summary of items some channel will receive; it
+	// may read the article page. LocalSummarizer works from the item's own
+	// text only, for items archived without an alert. Nil: feed text as is.
+	Summarizer      *summary.Summarizer
+	LocalSummarizer *summary.Summarizer
+	Router     func() *Router      // the current router (it changes on reload and subscribe)
+	Index      Indexer             // nil: no search index
+	Logger     *slog.Logger
+	Now        func() time.Time
+	// Observe, when set, is told about every poll (metrics).
+	Observe func(PollResult, *sources.ReadResult)
+}
+
+func (p *Poller) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
+
+// Poll fetches one source and ingests what is new. A failing source is
+// recorded in its state and reported in the result; the returned error is
+// only for failures of the bot itself (the database).
+func (p *Poller) Poll(ctx context.Context, src config.Source) (PollResult, error) {
+	start := p.now()
+	res := PollResult{Source: src.ID}
+	st, err := p.Store.SourceState(src.ID)
+	if err != nil {
+		return res, fmt.Errorf("bot: poll %s: %w", src.ID, err)
+	}
+	st.LastPoll = start
+	st.Polls++
+
+	read, ferr := sources.Read(ctx, p.Fetcher, src, sources.Validators{ETag: st.ETag, LastModified: st.LastModified}, p.Config.Location)
+	res.Duration = time.Since(start)
+	if ferr != nil {
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+		res.Outcome, res.Err = OutcomeFailed, ferr
+		p.recordFailure(&st, ferr)
+		if err := p.Store.PutSourceState(st); err != nil {
+			return res, fmt.Errorf("bot: poll %s: %w", src.ID, err)
+		}
+		p.report(res, read)
+		return res, nil
+	}
+	st.ConsecutiveFailures, st.LastError, st.LastErrorKind = 0, "", ""
+	st.LastSuccess = p.now()
+	st.NextAllowed = time.Time{}
+	if read.Response != nil {
+		if read.Response.MaxAge > 0 {
+			st.NextAllowed = st.LastSuccess.Add(read.Response.MaxAge)
+		}
+		if !read.Response.NotModified {
+			st.ETag, st.LastModified = read.Response.Validators.ETag, read.Response.Validators.LastModified
+		}
+	}
+	if read.Response != nil && read.Response.NotModified {
+		res.Outcome = OutcomeNotModified
+		if err := p.Store.PutSourceState(st); err != nil {
+			return res, fmt.Errorf("bot: poll %s: %w", src.ID, err)
+		}
+		p.report(res, read)
+		return res, nil
+	}
+
+	router := p.Router()
+	items, err := p.prepare(ctx, src, st, read.Items, router)
+	if err != nil {
+		return res, err
+	}
+	ing, err := p.Store.Ingest(store.Batch{
+		Source: src.ID, SourceName: sourceName(src), Items: items, State: st, Backfill: src.Backfill,
+	}, router.Route)
+	if err != nil {
+		return res, fmt.Errorf("bot: ingest %s: %w", src.ID, err)
+	}
+	res.New, res.Alerts = ing.New, len(ing.Alerts)
+	res.Outcome = OutcomeNoChange
+	if ing.New > 0 {
+		res.Outcome = OutcomeNew
+	}
+	if p.Index != nil && len(ing.NewItems)+len(ing.Updated) > 0 {
+		if err := p.Index.Index(append(append([]policywire.Item(nil), ing.NewItems...), ing.Updated...)); err != nil {
+			// The index is derived and rebuilt at start when broken; an
+			// indexing failure must not lose the poll.
+			p.Logger.Warn("search index update failed", "source", src.ID, "err", err)
+		}
+	}
+	res.Duration = time.Since(start)
+	p.report(res, read)
+	return res, nil
+}
+
+// prepare summarizes the items not seen before. Items that some channel
+// will receive get the full treatment (the article page when the feed says
+// little); the rest only what their own text gives.
+func (p *Poller) prepare(ctx context.Context, src config.Source, st store.SourceState, items []policywire.Item, router *Router) ([]policywire.Item, error) {
+	if p.Summarizer == nil || len(items) == 0 {
+		return items, nil
+	}
+	unseen, err := p.Store.Unseen(items)
+	if err != nil {
+		return nil, fmt.Errorf("bot: poll %s: %w", src.ID, err)
+	}
+	fresh := make(map[string]bool, len(unseen))
+	for _, it := range unseen {
+		fresh[it.ID] = true
+	}
+	cutoff := time.Time{}
+	if !st.FirstPollDone && src.Backfill > 0 {
+		cutoff = p.now().Add(-src.Backfill)
+	}
+	out := make([]policywire.Item, len(items))
+	copy(out, items)
+	for i := range out {
+		if !fresh[out[i].ID] {
+			continue
+		}
+		it := out[i]
+		routes := router.Route(it)
+		posted := len(routes) > 0 && (cutoff.IsZero() || it.Date().IsZero() || !it.Date().Before(cutoff))
+		var topics []string
+		for _, r := range routes {
+			topics = append(topics, r.Topics...)
+		}
+		summarizer := p.Summarizer
+		if !posted && p.LocalSummarizer != nil {
+			summarizer = p.LocalSummarizer
+		}
+		sum, err := summarizer.Summarize(ctx, it, router.TopicWords(topics))
+		if err != nil {
+			p.Logger.Debug("summary failed; keeping the feed text", "source", src.ID, "item", it.URL, "err", err)
+			continue
+		}
+		if sum.Summary != "" {
+			out[i].Summary = sum.Summary
+		}
+		out[i].References = mergeRefs(out[i].References, sum.References)
+	}
+	return out, nil
+}
+
+func (p *Poller) report(res PollResult, read *sources.ReadResult) {
+	attrs := []any{"source", res.Source, "outcome", string(res.Outcome), "new", res.New, "alerts", res.Alerts, "duration", res.Duration.Round(time.Millisecond)}
+	if res.Err != nil {
+		attrs = append(attrs, "err", res.Err.Error())
+		p.Logger.Warn("poll", attrs...)
+	} else {
+		p.Logger.Info("poll", attrs...)
+	}
+	if p.Observe != nil {
+		p.Observe(res, read)
+	}
+}
+
+// recordFailure notes a failed poll and sets when the source may be asked
+// again: exponential backoff from the failure count, longer for refusals
+// (403, challenge pages) that a quick retry will not cure, and never before
+// a Retry-After.
+func (p *Poller) recordFailure(st *store.SourceState, err error) {
+	now := p.now()
+	st.ConsecutiveFailures++
+	st.LastError = err.Error()
+	st.LastErrorKind = string(sources.KindOf(err))
+	st.NextAllowed = now.Add(FailureBackoff(err, st.ConsecutiveFailures))
+	var se *sources.Error
+	if errors.As(err, &se) && se.RetryAfter.After(st.NextAllowed) {
+		st.NextAllowed = se.RetryAfter
+	}
+}
+
+// FailureBackoff is how long to leave a source alone after its n-th failure
+// in a row: 1 min doubling for network trouble, 10 min doubling for refusals
+// and unexpected pages, at most 24 h, with ±10% jitter.
+func FailureBackoff(err error, n int) time.Duration {
+	base := time.Minute
+	switch sources.KindOf(err) {
+	case sources.KindUnexpected, sources.KindRefused, sources.KindParse:
+		base = 10 * time.Minute
+	case sources.KindStatus:
+		var se *sources.Error
+		if errors.As(err, &se) && (se.Status == 403 || se.Status == 401 || se.Status == 404 || se.Status == 410) {
+			base = 10 * time.Minute
+		}
+	}
+	if n < 1 {
+		n = 1
+	}
+	d := time.Duration(float64(base) * math.Pow(2, float64(min(n-1, 20))))
+	if d > 24*time.Hour {
+		d = 24 * time.Hour
+	}
+	jitter := 0.9 + 0.2*rand.Float64()
+	return time.Duration(float64(d) * jitter)
+}
+
+func sourceName(src config.Source) string {
+	if src.Name != "" {
+		return src.Name
+	}
+	return src.ID
+}
+
+// mergeRefs keeps the references the source gave (a CELEX number from a
+// title prefix, say) and adds those found in the text, without repeats.
+func mergeRefs(a, b []string) []string {
+	seen := make(map[string]bool, len(a)+len(b))
+	var out []string
+	for _, r := range append(append([]string(nil), a...), b...) {
+		if !seen[r] {
+			seen[r] = true
+			out = append(out, r)
+		}
+	}
+	return out
+}

@@ -1,0 +1,128 @@
+package bot
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/policywire/policywire"
+	"github.com/policywire/policywire/config"
+	"github.com/policywire/policywire/query"
+	"github.com/policywire/policywire/store"
+)
+
+// Router decides which channels want an item: a channel passes an item when
+// the item's source is among the channel's sources (or the channel names
+// none) and one of its topics or chat subscriptions matches (or it has
+// neither, and so takes everything).
+type Router struct {
+	channels []channelRule
+	// topicWords are the positive words of every topic, for summaries.
+	topicWords map[string][]string
+}
+
+type namedQuery struct {
+	name  string
+	query *query.Query
+}
+
+type channelRule struct {
+	id       string
+	sources  map[string]bool
+	topics   []namedQuery
+	subs     []namedQuery
+	digest   bool
+	takesAll bool
+}
+
+// NewRouter compiles the topics of cfg and the chat subscriptions subs.
+func NewRouter(cfg *config.Config, subs []store.Subscription) (*Router, error) {
+	topics := make(map[string]*query.Query, len(cfg.Topics))
+	r := &Router{topicWords: make(map[string][]string, len(cfg.Topics))}
+	for _, t := range cfg.Topics {
+		q, err := query.Parse(t.Query)
+		if err != nil {
+			return nil, fmt.Errorf("bot: topic %q: %w", t.ID, err)
+		}
+		topics[t.ID] = q
+		r.topicWords[t.ID] = query.Words(q)
+	}
+	subsByChannel := make(map[string][]namedQuery)
+	for _, s := range subs {
+		q, err := query.Parse(s.Query)
+		if err != nil {
+			// A subscription was valid when stored; a parser change must not
+			// stop the bot, so the broken one is left out.
+			continue
+		}
+		subsByChannel[s.Channel] = append(subsByChannel[s.Channel], namedQuery{name: fmt.Sprintf("%q", s.Query), query: q})
+	}
+	for _, ch := range cfg.Channels {
+		rule := channelRule{id: ch.ID, digest: ch.Digest != "", subs: subsByChannel[ch.ID]}
+		if len(ch.Sources) > 0 {
+			rule.sources = make(map[string]bool, len(ch.Sources))
+			for _, s := range ch.Sources {
+				rule.sources[s] = true
+			}
+		}
+		for _, t := range ch.Topics {
+			q, ok := topics[t]
+			if !ok {
+				return nil, fmt.Errorf("bot: channel %q names unknown topic %q", ch.ID, t)
+			}
+			rule.topics = append(rule.topics, namedQuery{name: t, query: q})
+		}
+		rule.takesAll = len(rule.topics) == 0
+		r.channels = append(r.channels, rule)
+	}
+	return r, nil
+}
+
+// Route returns one route per channel that wants the item, with the names
+// of the topics (and subscriptions) that matched.
+func (r *Router) Route(it policywire.Item) []store.Route {
+	var doc *query.Doc
+	var routes []store.Route
+	for _, ch := range r.channels {
+		if ch.sources != nil && !ch.sources[it.Source] {
+			continue
+		}
+		if doc == nil && (len(ch.topics) > 0 || len(ch.subs) > 0) {
+			doc = query.Prepare(it)
+		}
+		var matched []string
+		for _, t := range ch.topics {
+			if t.query.Match(doc) {
+				matched = append(matched, t.name)
+			}
+		}
+		for _, s := range ch.subs {
+			if s.query.Match(doc) {
+				matched = append(matched, s.name)
+			}
+		}
+		if len(matched) == 0 && !ch.takesAll {
+			continue
+		}
+		routes = append(routes, store.Route{Channel: ch.id, Topics: matched, Digest: ch.digest})
+	}
+	return routes
+}
+
+// Wanted reports whether any channel wants the item.
+func (r *Router) Wanted(it policywire.Item) bool { return len(r.Route(it)) > 0 }
+
+// TopicWords returns the words of the named topics, for weighting summaries.
+func (r *Router) TopicWords(topics []string) []string {
+	seen := map[string]bool{}
+	var words []string
+	for _, t := range topics {
+		for _, w := range r.topicWords[t] {
+			if !seen[w] {
+				seen[w] = true
+				words = append(words, w)
+			}
+		}
+	}
+	sort.Strings(words)
+	return words
+}
