@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+
+	"github.com/policywire/policywire/bot"
+	"github.com/policywire/policywire/bot/matrix"
+	slacksender "github.com/policywire/policywire/bot/slack"
+	"github.com/policywire/policywire/config"
+	"github.com/policywire/policywire/store"
+)
+
+// mountSlackCommands serves POST /slack/commands when a signing secret is
+// set.
+func (a *app) mountSlackCommands(mux *http.ServeMux, commands *bot.Commands, cfg *config.Config) {
+	if cfg.Slack == nil || cfg.Slack.SigningSecret.Value() == "" {
+		return
+	}
+	h := slacksender.NewCommandHandler(slacksender.CommandOptions{
+		SigningSecret: cfg.Slack.SigningSecret.Value(), Commands: commands, Command: cfg.Slack.Command,
+		Logger: a.logger(cfg),
+	})
+	mux.Handle("POST /slack/commands", h)
+}
+
+// startChat starts the chat listeners the config asks for: Slack Socket
+// Mode when an app token is set, the Matrix command listener when Matrix
+// is configured. The returned group ends when ctx does.
+func (a *app) startChat(ctx context.Context, cfg *config.Config, b *bot.Bot, commands *bot.Commands, mx *matrix.Sender, st *store.Store, logger *slog.Logger) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	if cfg.Slack != nil && cfg.Slack.AppToken.Value() != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := slacksender.RunSocketMode(ctx, slacksender.SocketOptions{
+				AppToken: cfg.Slack.AppToken.Value(), BotToken: cfg.Slack.BotToken.Value(), APIURL: cfg.Slack.APIURL,
+				Commands: commands, Command: cfg.Slack.Command, Logger: logger,
+			})
+			if err != nil && ctx.Err() == nil {
+				logger.Error("slack socket mode stopped", "err", err)
+			}
+		}()
+	}
+	if mx != nil {
+		l := matrix.NewListener(matrix.ListenerOptions{
+			Sender: mx, Commands: commands, Store: st, Prefix: cfg.Matrix.CommandPrefix, Admins: cfg.Matrix.Admins,
+			Rooms: func() []string { return matrixRooms(b.Config()) }, Logger: logger,
+		})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := l.Run(ctx); err != nil && ctx.Err() == nil {
+				logger.Error("matrix command listener stopped", "err", err)
+			}
+		}()
+	}
+	return &wg
+}
