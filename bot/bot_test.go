@@ -100,7 +100,7 @@ func TestRunOnceDeliversEachStoryOnceWithAlsoReportedBy(t *testing.T) {
 	posts := fake.Posts("C0EUDESK")
 	got := titles(posts)
 	want := map[string]bool{
-		"Digital diplomacy: Council approves conclusions on a stronger EU voice in global tech governance": true,
+		"Digital diplomacy: Council approves conclusions on a stronger EU voice in global tech governance":   true,
 		"EU-Japan Digital Partnership Council: joint statement on secure connectivity and digital diplomacy": true,
 		"EU Digital Diplomacy Office opens in San Francisco":                                                 true,
 	}
