@@ -288,7 +288,7 @@ func (c *Commands) subscribe(ctx context.Context, req CommandRequest, q string) 
 	if c.Searcher != nil {
 		hits, err := c.Searcher.Search(ctx, parsed, SearchOptions{Limit: 3, Newest: true})
 		if err == nil && len(hits) > 0 {
-			a.Lines = append(a.Lines, "The last items it would have matched:")
+			a.Text += " The last items it would have matched:"
 			for _, h := range hits {
 				a.Entries = append(a.Entries, c.entry(h.Item, ""))
 			}

@@ -3,8 +3,9 @@
 // configuration names. It renders each alert as an m.notice with a plain
 // body and sanitized HTML that cannot ping anyone, makes every send
 // idempotent through the transaction ID, and classifies failures for the
-// outbox dispatcher (bot.PermanentError, bot.RetryAfterError). It knows
-// nothing of the store, the routing of items or the configuration file.
+// outbox dispatcher (bot.PermanentError, bot.RetryAfterError). Its
+// Listener reads !pw commands from the rooms through /sync and answers
+// them as replies. It knows nothing of the store, the routing of items or the configuration file.
 package matrix
 
 import (

@@ -4,7 +4,8 @@
 // permanent / retry-after / transient kinds, and makes a post idempotent
 // per alert by tagging it with message metadata and looking for that tag in
 // the channel's history before posting again after an uncertain failure.
-// It knows nothing of the store, the outbox or the routing that chose the
+// It also answers the /policywire slash command, over HTTP (signature
+// checked first) and over Socket Mode. It knows nothing of the store, the outbox or the routing that chose the
 // channel.
 package slack
 
