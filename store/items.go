@@ -1,0 +1,385 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/policywire/policywire"
+	bolt "go.etcd.io/bbolt"
+)
+
+// forEachChunk is how many items ForEachItem reads per read transaction, so
+// that a slow callback never holds a transaction open for long.
+const forEachChunk = 512
+
+// Item returns an archived item by its id, or by any identity it arrived
+// with.
+func (s *Store) Item(id string) (policywire.Item, bool, error) {
+	var rec *itemRecord
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		rec, err = itemByIdentity(tx, id)
+		return err
+	})
+	if err != nil {
+		return policywire.Item{}, false, fmt.Errorf("store: item %q: %w", id, err)
+	}
+	if rec == nil {
+		return policywire.Item{}, false, nil
+	}
+	return rec.Item, true, nil
+}
+
+// aliasOf resolves any identity an item arrived with to the sequence it
+// is archived under, or 0.
+func aliasOf(tx *bolt.Tx, identity string) uint64 {
+	var v []byte
+	switch {
+	case strings.HasPrefix(identity, "u:"):
+		v = tx.Bucket(bucketURLs).Get(urlKey(identity[2:]))
+	case strings.HasPrefix(identity, "g:"):
+		v = tx.Bucket(bucketGUIDs).Get([]byte(identity[2:]))
+	}
+	if v == nil {
+		v = tx.Bucket(bucketSeen).Get([]byte(identity))
+	}
+	return be64(v)
+}
+
+// itemByIdentity returns the archived item known by an identity.
+func itemByIdentity(tx *bolt.Tx, identity string) (*itemRecord, error) {
+	seq := aliasOf(tx, identity)
+	if seq == 0 {
+		return nil, nil
+	}
+	return getItemRecord(tx, seq)
+}
+
+// ItemInfo is what the store knows about an archived item beyond the item.
+type ItemInfo struct {
+	Item       policywire.Item
+	SourceName string
+	FirstSeen  time.Time
+	Story      string
+	Revisions  int
+	PrevTitle  string // the title before the last change of title
+}
+
+// ItemInfo returns an archived item with its revision history.
+func (s *Store) ItemInfo(id string) (ItemInfo, bool, error) {
+	var rec *itemRecord
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		rec, err = itemByIdentity(tx, id)
+		return err
+	})
+	if err != nil {
+		return ItemInfo{}, false, fmt.Errorf("store: item %q: %w", id, err)
+	}
+	if rec == nil {
+		return ItemInfo{}, false, nil
+	}
+	story := rec.Story
+	if story == "" {
+		story = rec.Item.ID
+	}
+	return ItemInfo{
+		Item: rec.Item, SourceName: rec.SourceName, FirstSeen: rec.FirstSeen,
+		Story: story, Revisions: rec.Revisions, PrevTitle: rec.PrevTitle,
+	}, true, nil
+}
+
+// ForEachItem calls fn with every archived item, in the order they were
+// first seen. fn runs
+// outside any transaction; an error from it stops the walk and is returned.
+func (s *Store) ForEachItem(fn func(policywire.Item) error) error {
+	var after []byte
+	for {
+		var chunk []policywire.Item
+		err := s.db.View(func(tx *bolt.Tx) error {
+			c := tx.Bucket(bucketItems).Cursor()
+			k, v := c.First()
+			if after != nil {
+				k, v = c.Seek(after)
+				if k != nil && bytes.Equal(k, after) {
+					k, v = c.Next()
+				}
+			}
+			for ; k != nil && len(chunk) < forEachChunk; k, v = c.Next() {
+				var rec itemRecord
+				if err := decode(v, &rec); err != nil {
+					return fmt.Errorf("item %q: %w", k, err)
+				}
+				chunk = append(chunk, rec.Item)
+				after = bytes.Clone(k)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("store: items: %w", err)
+		}
+		for _, it := range chunk {
+			if err := fn(it); err != nil {
+				return err
+			}
+		}
+		if len(chunk) < forEachChunk {
+			return nil
+		}
+	}
+}
+
+// ItemCount is the number of items in the archive (pruned ones excluded).
+func (s *Store) ItemCount() (int, error) {
+	n := 0
+	err := s.db.View(func(tx *bolt.Tx) error {
+		n = tx.Bucket(bucketItems).Stats().KeyN
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: item count: %w", err)
+	}
+	return n, nil
+}
+
+// AlsoReported lists the other sources that told the story of an item,
+// in the order they did, once per source.
+func (s *Store) AlsoReported(itemID string) ([]policywire.AlsoReported, error) {
+	var out []policywire.AlsoReported
+	err := s.db.View(func(tx *bolt.Tx) error {
+		rec, err := itemByIdentity(tx, itemID)
+		if err != nil || rec == nil {
+			return err
+		}
+		st, err := getStory(tx, rec)
+		if err != nil {
+			return err
+		}
+		out = alsoFrom(st.Members, rec.Item.Source)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: also reported %q: %w", itemID, err)
+	}
+	return out, nil
+}
+
+// Prune drops the archived items dated before the given time, with their
+// stories and cached article text, but keeps every identity they arrived
+// with: a pruned item that shows up in a feed again is not new.
+func (s *Store) Prune(before time.Time) (int, error) {
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		items, stories := tx.Bucket(bucketItems), tx.Bucket(bucketStories)
+		limit := dateKey(before, nil)
+		var old [][]byte
+		c := tx.Bucket(bucketDates).Cursor()
+		for k, _ := c.First(); k != nil && bytes.Compare(k, limit) < 0; k, _ = c.Next() {
+			old = append(old, bytes.Clone(k))
+		}
+		for _, k := range old {
+			id := k[8:]
+			if v := items.Get(id); v != nil {
+				n++
+				var rec itemRecord
+				if err := decode(v, &rec); err == nil && rec.Item.URL != "" {
+					if err := tx.Bucket(bucketArticles).Delete([]byte(rec.Item.URL)); err != nil {
+						return err
+					}
+				}
+			}
+			if err := items.Delete(id); err != nil {
+				return err
+			}
+			if err := stories.Delete(id); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketDates).Delete(k); err != nil {
+				return err
+			}
+		}
+		var stale [][]byte
+		err := tx.Bucket(bucketArticles).ForEach(func(k, v []byte) error {
+			var a articleRecord
+			if err := decode(v, &a); err != nil || a.Fetched.Before(before) {
+				stale = append(stale, bytes.Clone(k))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range stale {
+			if err := tx.Bucket(bucketArticles).Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: prune before %s: %w", before.Format(time.RFC3339), err)
+	}
+	return n, nil
+}
+
+// Article returns the cached text of an article page.
+func (s *Store) Article(url string) (string, bool, error) {
+	var text string
+	var ok bool
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketArticles).Get([]byte(url))
+		if v == nil {
+			return nil
+		}
+		var a articleRecord
+		if err := decode(v, &a); err != nil {
+			return err
+		}
+		text, ok = a.Text, true
+		return nil
+	})
+	if err != nil {
+		return "", false, fmt.Errorf("store: article %s: %w", url, err)
+	}
+	return text, ok, nil
+}
+
+// PutArticle caches the text of an article page, so that it is fetched
+// once per item ever.
+func (s *Store) PutArticle(url, text string) error {
+	if url == "" {
+		return errors.New("store: put article: empty URL")
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		v, err := encode(articleRecord{Text: text, Fetched: s.now()})
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bucketArticles).Put([]byte(url), v)
+	})
+	if err != nil {
+		return fmt.Errorf("store: put article %s: %w", url, err)
+	}
+	return nil
+}
+
+func getItemRecord(tx *bolt.Tx, seq uint64) (*itemRecord, error) {
+	v := tx.Bucket(bucketItems).Get(u64(seq))
+	if v == nil {
+		return nil, nil
+	}
+	var rec itemRecord
+	if err := decode(v, &rec); err != nil {
+		return nil, fmt.Errorf("item %d: %w", seq, err)
+	}
+	rec.seq = seq
+	return &rec, nil
+}
+
+// putItemRecord writes an item under its sequence, taking the next one
+// for a new item.
+func putItemRecord(tx *bolt.Tx, rec *itemRecord) error {
+	if rec.Item.ID == "" {
+		return errors.New("item without an id")
+	}
+	b := tx.Bucket(bucketItems)
+	if rec.seq == 0 {
+		seq, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		rec.seq = seq
+	}
+	v, err := encode(rec)
+	if err != nil {
+		return err
+	}
+	return b.Put(u64(rec.seq), v)
+}
+
+func getStoryBySeq(tx *bolt.Tx, seq uint64) (*storyRecord, error) {
+	v := tx.Bucket(bucketStories).Get(u64(seq))
+	if v == nil {
+		return nil, nil
+	}
+	var st storyRecord
+	if err := decode(v, &st); err != nil {
+		return nil, fmt.Errorf("story %d: %w", seq, err)
+	}
+	st.Seq = seq
+	return &st, hydrate(tx, &st)
+}
+
+// hydrate fills in the members that are archived items from their records.
+func hydrate(tx *bolt.Tx, st *storyRecord) error {
+	for i := range st.Members {
+		m := &st.Members[i]
+		if m.ItemSeq == 0 || m.URL != "" {
+			continue
+		}
+		rec, err := getItemRecord(tx, m.ItemSeq)
+		if err != nil {
+			return err
+		}
+		if rec != nil {
+			m.ItemID, m.SourceName, m.Title, m.URL = rec.Item.ID, rec.SourceName, rec.Item.Title, rec.Item.URL
+		}
+	}
+	return nil
+}
+
+// loadStory returns the story kept under the sequence of its first item.
+func loadStory(tx *bolt.Tx, seq uint64) (*storyRecord, error) {
+	st, err := getStoryBySeq(tx, seq)
+	if err != nil || st != nil {
+		return st, err
+	}
+	rec, err := getItemRecord(tx, seq)
+	if err != nil || rec == nil {
+		return nil, err
+	}
+	return getStory(tx, rec)
+}
+
+// getStory returns the story of an item. A story of one item that had no
+// alert has no record of its own, nor has one that retention pruned: a
+// story of the item alone takes its place.
+func getStory(tx *bolt.Tx, rec *itemRecord) (*storyRecord, error) {
+	seq, id := rec.StorySeq, rec.Story
+	if seq == 0 {
+		seq = rec.seq
+	}
+	if id == "" {
+		id = rec.Item.ID
+	}
+	st, err := getStoryBySeq(tx, seq)
+	if err != nil || st != nil {
+		return st, err
+	}
+	return &storyRecord{
+		ID: id, Seq: seq,
+		Members: []storyMember{{ItemSeq: rec.seq, ItemID: rec.Item.ID, Source: rec.Item.Source, SourceName: rec.SourceName, Title: rec.Item.Title, URL: rec.Item.URL}},
+	}, nil
+}
+
+func putStory(tx *bolt.Tx, st *storyRecord) error {
+	if st.Seq == 0 {
+		return errors.New("story without a sequence")
+	}
+	slim := *st
+	slim.Members = make([]storyMember, len(st.Members))
+	for i, m := range st.Members {
+		if m.ItemSeq != 0 {
+			m = storyMember{ItemSeq: m.ItemSeq, Source: m.Source}
+		}
+		slim.Members[i] = m
+	}
+	v, err := encode(&slim)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketStories).Put(u64(st.Seq), v)
+}

@@ -1,0 +1,102 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// recentNewKept is how many arrival times of new items a source keeps for
+// learning its publishing cadence.
+const recentNewKept = 20
+
+// SourceState is what the store remembers of polling one source.
+type SourceState struct {
+	Source              string      `json:"source"`
+	ETag                string      `json:"etag,omitempty"`
+	LastModified        string      `json:"last_modified,omitempty"`
+	LastPoll            time.Time   `json:"last_poll,omitzero"`
+	LastSuccess         time.Time   `json:"last_success,omitzero"`
+	LastNewItem         time.Time   `json:"last_new_item,omitzero"`
+	LastError           string      `json:"last_error,omitempty"`
+	LastErrorKind       string      `json:"last_error_kind,omitempty"`
+	ConsecutiveFailures int         `json:"consecutive_failures,omitempty"`
+	NextAllowed         time.Time   `json:"next_allowed,omitzero"` // not before (Retry-After, max-age, backoff)
+	Polls               int         `json:"polls,omitempty"`
+	Items               int         `json:"items,omitempty"` // items archived from this source
+	FirstPollDone       bool        `json:"first_poll_done,omitempty"`
+	RecentNew           []time.Time `json:"recent_new,omitempty"` // the last 20 times new items arrived
+	Warned              bool        `json:"warned,omitempty"`     // an admin warning is outstanding
+}
+
+// SourceState returns the state of a source; a source never polled gets the
+// zero state with its id.
+func (s *Store) SourceState(id string) (SourceState, error) {
+	var st SourceState
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		st, err = getSourceState(tx, id)
+		return err
+	})
+	if err != nil {
+		return SourceState{}, fmt.Errorf("store: source state %s: %w", id, err)
+	}
+	return st, nil
+}
+
+// PutSourceState replaces the state of st.Source.
+func (s *Store) PutSourceState(st SourceState) error {
+	err := s.db.Update(func(tx *bolt.Tx) error { return putSourceState(tx, st) })
+	if err != nil {
+		return fmt.Errorf("store: put source state %s: %w", st.Source, err)
+	}
+	return nil
+}
+
+// SourceStates returns the state of every source ever polled, by id.
+func (s *Store) SourceStates() (map[string]SourceState, error) {
+	out := make(map[string]SourceState)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSources).ForEach(func(k, v []byte) error {
+			var st SourceState
+			if err := decode(v, &st); err != nil {
+				return fmt.Errorf("source %q: %w", k, err)
+			}
+			out[string(k)] = st
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: source states: %w", err)
+	}
+	return out, nil
+}
+
+func getSourceState(tx *bolt.Tx, id string) (SourceState, error) {
+	v := tx.Bucket(bucketSources).Get([]byte(id))
+	if v == nil {
+		return SourceState{Source: id}, nil
+	}
+	var st SourceState
+	if err := decode(v, &st); err != nil {
+		return SourceState{}, err
+	}
+	st.Source = id
+	return st, nil
+}
+
+func putSourceState(tx *bolt.Tx, st SourceState) error {
+	if st.Source == "" {
+		return errors.New("source state without a source id")
+	}
+	if n := len(st.RecentNew); n > recentNewKept {
+		st.RecentNew = st.RecentNew[n-recentNewKept:]
+	}
+	v, err := encode(st)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketSources).Put([]byte(st.Source), v)
+}

@@ -1,0 +1,109 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Subscription is a query a chat user added to a channel.
+type Subscription struct {
+	ID      string    `json:"id"` // "s1", "s2", ...; never reused
+	Channel string    `json:"channel"`
+	Query   string    `json:"query"`
+	By      string    `json:"by,omitempty"`
+	Created time.Time `json:"created"`
+}
+
+// AddSubscription stores a subscription under a new short id and returns
+// it; Created defaults to now.
+func (s *Store) AddSubscription(sub Subscription) (Subscription, error) {
+	if sub.Channel == "" || strings.TrimSpace(sub.Query) == "" {
+		return Subscription{}, errors.New("store: add subscription: channel and query are required")
+	}
+	if sub.Created.IsZero() {
+		sub.Created = s.now()
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSubscriptions)
+		seq, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		sub.ID = "s" + strconv.FormatUint(seq, 10)
+		v, err := encode(sub)
+		if err != nil {
+			return err
+		}
+		return b.Put(u64(seq), v)
+	})
+	if err != nil {
+		return Subscription{}, fmt.Errorf("store: add subscription to %s: %w", sub.Channel, err)
+	}
+	return sub, nil
+}
+
+// Subscriptions lists the subscriptions of a channel ("" = all), oldest
+// first.
+func (s *Store) Subscriptions(channel string) ([]Subscription, error) {
+	var out []Subscription
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSubscriptions).ForEach(func(k, v []byte) error {
+			var sub Subscription
+			if err := decode(v, &sub); err != nil {
+				return fmt.Errorf("subscription %x: %w", k, err)
+			}
+			if channel == "" || sub.Channel == channel {
+				out = append(out, sub)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: subscriptions: %w", err)
+	}
+	return out, nil
+}
+
+// RemoveSubscription removes a subscription of a channel ("" = of any
+// channel) and says whether there was one.
+func (s *Store) RemoveSubscription(channel, id string) (bool, error) {
+	seq, ok := parseSubscriptionID(id)
+	if !ok {
+		return false, nil
+	}
+	removed := false
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSubscriptions)
+		v := b.Get(u64(seq))
+		if v == nil {
+			return nil
+		}
+		var sub Subscription
+		if err := decode(v, &sub); err != nil {
+			return err
+		}
+		if channel != "" && sub.Channel != channel {
+			return nil
+		}
+		removed = true
+		return b.Delete(u64(seq))
+	})
+	if err != nil {
+		return false, fmt.Errorf("store: remove subscription %s: %w", id, err)
+	}
+	return removed, nil
+}
+
+func parseSubscriptionID(id string) (uint64, bool) {
+	rest, ok := strings.CutPrefix(strings.ToLower(strings.TrimSpace(id)), "s")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(rest, 10, 64)
+	return n, err == nil && n > 0
+}
