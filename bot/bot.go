@@ -55,7 +55,7 @@ func New(o Options) (*Bot, error) {
 	b := &Bot{opts: o, logger: o.Logger}
 	b.cfg.Store(o.Config)
 	b.Poller = &Poller{
-		Config: o.Config, Store: o.Store, Fetcher: o.Fetcher,
+		Config: b.Config, Store: o.Store, Fetcher: o.Fetcher,
 		Summarizer: o.Summarizer, LocalSummarizer: o.LocalSummarizer,
 		Router: b.Router, Index: o.Index, Logger: o.Logger, Now: o.Now, Observe: o.OnPoll,
 	}
@@ -63,6 +63,9 @@ func New(o Options) (*Bot, error) {
 		Store: o.Store, Senders: o.Senders, Logger: o.Logger, Now: o.Now,
 		MaxAttempts: o.MaxAttempts, Observe: o.OnDelivery,
 	}
+	// Rows enqueued before this process began may have been in flight when
+	// an earlier one died; run --once never calls Start, so mark it here.
+	b.Dispatcher.started = b.Dispatcher.now()
 	if err := b.RebuildRouter(); err != nil {
 		return nil, err
 	}
@@ -100,7 +103,6 @@ func (b *Bot) SetConfig(ctx context.Context, cfg *config.Config) error {
 		b.cfg.Store(old)
 		return err
 	}
-	b.Poller.Config = cfg
 	if err := b.settleOutbox(cfg); err != nil {
 		return err
 	}

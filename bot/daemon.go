@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -29,6 +30,7 @@ type Daemon struct {
 	mu      sync.Mutex
 	cron    *cron.Cron
 	ctx     context.Context
+	stopped bool // shutdown began: no new schedule may start
 	polling sync.WaitGroup
 }
 
@@ -39,15 +41,16 @@ func (d *Daemon) Ready() bool { return d.ready.Load() }
 // starting polls, lets the running ones finish within shutdownBound, lets
 // deliveries in flight complete, and returns.
 func (d *Daemon) Run(ctx context.Context, shutdownBound time.Duration) error {
-	d.mu.Lock()
-	d.ctx = ctx
-	d.mu.Unlock()
 	cfg := d.Bot.Config()
-	d.Bot.Dispatcher.Start(ctx, instantChannels(cfg))
-	if err := d.schedule(cfg); err != nil {
+	c, err := d.newSchedule(ctx, cfg)
+	if err != nil {
 		return err
 	}
-	d.ready.Store(true)
+	d.mu.Lock()
+	d.ctx = ctx
+	d.Bot.Dispatcher.Start(ctx, instantChannels(cfg))
+	d.cron = c
+	c.Start()
 	// Every source once at start, spread over a few seconds.
 	for _, src := range cfg.Sources {
 		d.polling.Add(1)
@@ -57,10 +60,16 @@ func (d *Daemon) Run(ctx context.Context, shutdownBound time.Duration) error {
 			d.pollSource(ctx, src.ID)
 		}()
 	}
+	d.mu.Unlock()
+	d.ready.Store(true)
+
 	<-ctx.Done()
 	d.ready.Store(false)
+	// Under the lock, so that a reload either finished before (and its
+	// polls are waited for) or sees stopped and starts nothing.
 	d.mu.Lock()
-	c := d.cron
+	d.stopped = true
+	c = d.cron
 	d.mu.Unlock()
 	stopped := c.Stop()
 	done := make(chan struct{})
@@ -86,20 +95,30 @@ func startSpread(n int) time.Duration {
 // schedule replaced, workers started for new channels and stopped for
 // removed ones (whose rows are parked, not lost). New sources are polled now.
 func (d *Daemon) Reload(cfg *config.Config) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ctx := d.ctx
+	if ctx == nil || d.stopped || ctx.Err() != nil {
+		return errors.New("bot: reload: the daemon is not running")
+	}
+	c, err := d.newSchedule(ctx, cfg)
+	if err != nil {
+		return err
+	}
 	old := d.Bot.Config()
-	if err := d.Bot.SetConfig(d.ctx, cfg); err != nil {
+	if err := d.Bot.SetConfig(ctx, cfg); err != nil {
 		return err
 	}
-	d.Bot.Dispatcher.SetChannels(d.ctx, instantChannels(cfg))
-	if err := d.schedule(cfg); err != nil {
-		return err
-	}
+	d.Bot.Dispatcher.SetChannels(ctx, instantChannels(cfg))
+	d.cron.Stop()
+	d.cron = c
+	c.Start()
 	for _, src := range cfg.Sources {
 		if prev, ok := old.SourceByID(src.ID); !ok || prev.URL != src.URL || prev.Type != src.Type {
 			d.polling.Add(1)
 			go func() {
 				defer d.polling.Done()
-				d.pollSource(d.ctx, src.ID)
+				d.pollSource(ctx, src.ID)
 			}()
 		}
 	}
@@ -107,23 +126,23 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 	return nil
 }
 
-// schedule replaces the cron schedule with one entry per source and one per
-// digest channel.
-func (d *Daemon) schedule(cfg *config.Config) error {
+// newSchedule builds, without starting it, a cron schedule with one entry
+// per source and one per digest channel; its jobs stop with ctx.
+func (d *Daemon) newSchedule(ctx context.Context, cfg *config.Config) (*cron.Cron, error) {
 	logger := cronLogger{d.Logger}
 	c := cron.New(cron.WithLocation(cfg.Location), cron.WithChain(cron.Recover(logger)))
 	for _, src := range cfg.Sources {
 		sched, err := cron.ParseStandard(src.Schedule)
 		if err != nil {
-			return fmt.Errorf("bot: source %s: schedule %q: %w", src.ID, src.Schedule, err)
+			return nil, fmt.Errorf("bot: source %s: schedule %q: %w", src.ID, src.Schedule, err)
 		}
 		id := src.ID
 		jitter := scheduleJitter(sched)
 		// SkipIfStillRunning wraps each entry on its own: a slow source
 		// skips its own next tick and never delays another source.
 		c.Schedule(sched, cron.NewChain(cron.SkipIfStillRunning(logger)).Then(cron.FuncJob(func() {
-			d.sleep(d.ctx, time.Duration(rand.Int64N(int64(jitter)+1)))
-			d.pollSource(d.ctx, id)
+			d.sleep(ctx, time.Duration(rand.Int64N(int64(jitter)+1)))
+			d.pollSource(ctx, id)
 		})))
 	}
 	for _, ch := range cfg.Channels {
@@ -132,15 +151,18 @@ func (d *Daemon) schedule(cfg *config.Config) error {
 		}
 		sched, err := cron.ParseStandard(ch.Digest)
 		if err != nil {
-			return fmt.Errorf("bot: channel %s: digest %q: %w", ch.ID, ch.Digest, err)
+			return nil, fmt.Errorf("bot: channel %s: digest %q: %w", ch.ID, ch.Digest, err)
 		}
 		chID := ch.ID
 		c.Schedule(sched, cron.NewChain(cron.SkipIfStillRunning(logger)).Then(cron.FuncJob(func() {
+			if ctx.Err() != nil {
+				return
+			}
 			ch, ok := d.Bot.Config().ChannelByID(chID)
 			if !ok {
 				return
 			}
-			n, err := d.Bot.Dispatcher.FlushDigest(d.ctx, ch)
+			n, err := d.Bot.Dispatcher.FlushDigest(ctx, ch)
 			if err != nil {
 				d.Logger.Error("digest", "channel", chID, "err", err)
 				return
@@ -150,15 +172,7 @@ func (d *Daemon) schedule(cfg *config.Config) error {
 			}
 		})))
 	}
-	d.mu.Lock()
-	old := d.cron
-	d.cron = c
-	d.mu.Unlock()
-	if old != nil {
-		old.Stop()
-	}
-	c.Start()
-	return nil
+	return c, nil
 }
 
 // scheduleJitter is up to a tenth of the period, at most 30 s, so sources

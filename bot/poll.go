@@ -46,18 +46,18 @@ type PollResult struct {
 // Poller polls one source at a time: fetch, normalize, summarize what is
 // new, then ingest in one write transaction.
 type Poller struct {
-	Config     *config.Config
-	Store      *store.Store
-	Fetcher    *sources.Fetcher
+	Config  func() *config.Config // the config in force (it changes on reload)
+	Store   *store.Store
+	Fetcher *sources.Fetcher
 	// Summarizer makes the summary of items some channel will receive; it
 	// may read the article page. LocalSummarizer works from the item's own
 	// text only, for items archived without an alert. Nil: feed text as is.
 	Summarizer      *summary.Summarizer
 	LocalSummarizer *summary.Summarizer
-	Router     func() *Router      // the current router (it changes on reload and subscribe)
-	Index      Indexer             // nil: no search index
-	Logger     *slog.Logger
-	Now        func() time.Time
+	Router          func() *Router // the current router (it changes on reload and subscribe)
+	Index           Indexer        // nil: no search index
+	Logger          *slog.Logger
+	Now             func() time.Time
 	// Observe, when set, is told about every poll (metrics).
 	Observe func(PollResult, *sources.ReadResult)
 }
@@ -81,15 +81,16 @@ func (p *Poller) Poll(ctx context.Context, src config.Source) (PollResult, error
 	}
 	st.LastPoll = start
 	st.Polls++
+	loc := p.Config().Location
 
-	read, ferr := sources.Read(ctx, p.Fetcher, src, sources.Validators{ETag: st.ETag, LastModified: st.LastModified}, p.Config.Location)
+	read, ferr := sources.Read(ctx, p.Fetcher, src, sources.Validators{ETag: st.ETag, LastModified: st.LastModified}, loc)
 	res.Duration = time.Since(start)
 	if ferr != nil {
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
 		res.Outcome, res.Err = OutcomeFailed, ferr
-		p.recordFailure(&st, ferr)
+		p.recordFailure(&st, ferr, schedulePeriod(src.Schedule, loc))
 		if err := p.Store.PutSourceState(st); err != nil {
 			return res, fmt.Errorf("bot: poll %s: %w", src.ID, err)
 		}
@@ -121,8 +122,17 @@ func (p *Poller) Poll(ctx context.Context, src config.Source) (PollResult, error
 	if err != nil {
 		return res, err
 	}
+	// The store tells a revision by the feed's own summary, not the one
+	// made here, so it is handed over alongside.
+	feedSummaries := map[string]string{}
+	for i := range items {
+		if items[i].Summary != read.Items[i].Summary {
+			feedSummaries[items[i].ID] = read.Items[i].Summary
+		}
+	}
 	ing, err := p.Store.Ingest(store.Batch{
 		Source: src.ID, SourceName: sourceName(src), Items: items, State: st, Backfill: src.Backfill,
+		FeedSummaries: feedSummaries,
 	}, router.Route)
 	if err != nil {
 		return res, fmt.Errorf("bot: ingest %s: %w", src.ID, err)
@@ -210,12 +220,12 @@ func (p *Poller) report(res PollResult, read *sources.ReadResult) {
 // again: exponential backoff from the failure count, longer for refusals
 // (403, challenge pages) that a quick retry will not cure, and never before
 // a Retry-After.
-func (p *Poller) recordFailure(st *store.SourceState, err error) {
+func (p *Poller) recordFailure(st *store.SourceState, err error, period time.Duration) {
 	now := p.now()
 	st.ConsecutiveFailures++
 	st.LastError = err.Error()
 	st.LastErrorKind = string(sources.KindOf(err))
-	st.NextAllowed = now.Add(FailureBackoff(err, st.ConsecutiveFailures))
+	st.NextAllowed = now.Add(FailureBackoff(err, st.ConsecutiveFailures, period))
 	var se *sources.Error
 	if errors.As(err, &se) && se.RetryAfter.After(st.NextAllowed) {
 		st.NextAllowed = se.RetryAfter
@@ -224,8 +234,12 @@ func (p *Poller) recordFailure(st *store.SourceState, err error) {
 
 // FailureBackoff is how long to leave a source alone after its n-th failure
 // in a row: 1 min doubling for network trouble, 10 min doubling for refusals
-// and unexpected pages, at most 24 h, with ±10% jitter.
-func FailureBackoff(err error, n int) time.Duration {
+// and unexpected pages, at most 24 h, with ±10% jitter. A source scheduled
+// more often than once a minute backs off in proportion to its period (the
+// period stands for the minute: "@every 10s" waits 10 s, 20 s, 40 s … after
+// network trouble and 100 s, 200 s … after a refusal), so its first
+// failure costs about one regular poll, not six. period 0 means unknown.
+func FailureBackoff(err error, n int, period time.Duration) time.Duration {
 	base := time.Minute
 	switch sources.KindOf(err) {
 	case sources.KindUnexpected, sources.KindRefused, sources.KindParse:
@@ -236,6 +250,9 @@ func FailureBackoff(err error, n int) time.Duration {
 			base = 10 * time.Minute
 		}
 	}
+	if period > 0 && period < time.Minute {
+		base = time.Duration(float64(base) * float64(period) / float64(time.Minute))
+	}
 	if n < 1 {
 		n = 1
 	}
@@ -245,6 +262,17 @@ func FailureBackoff(err error, n int) time.Duration {
 	}
 	jitter := 0.9 + 0.2*rand.Float64()
 	return time.Duration(float64(d) * jitter)
+}
+
+// schedulePeriod is the time between two runs of a schedule (0 when the
+// spec does not parse); for irregular cron specs it is the next interval.
+func schedulePeriod(spec string, loc *time.Location) time.Duration {
+	sched, err := parseSchedule(spec, loc)
+	if err != nil {
+		return 0
+	}
+	first := sched.Next(time.Now())
+	return sched.Next(first).Sub(first)
 }
 
 func sourceName(src config.Source) string {

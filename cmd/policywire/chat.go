@@ -13,17 +13,16 @@ import (
 	"github.com/policywire/policywire/store"
 )
 
-// mountSlackCommands serves POST /slack/commands when a signing secret is
-// set.
-func (a *app) mountSlackCommands(mux *http.ServeMux, commands *bot.Commands, cfg *config.Config) {
+// slackCommandHandler serves POST /slack/commands; nil when no signing
+// secret is set.
+func (a *app) slackCommandHandler(commands *bot.Commands, cfg *config.Config) http.Handler {
 	if cfg.Slack == nil || cfg.Slack.SigningSecret.Value() == "" {
-		return
+		return nil
 	}
-	h := slacksender.NewCommandHandler(slacksender.CommandOptions{
+	return slacksender.NewCommandHandler(slacksender.CommandOptions{
 		SigningSecret: cfg.Slack.SigningSecret.Value(), Commands: commands, Command: cfg.Slack.Command,
 		Logger: a.logger(cfg),
 	})
-	mux.Handle("POST /slack/commands", h)
 }
 
 // startChat starts the chat listeners the config asks for: Slack Socket

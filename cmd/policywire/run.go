@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -165,6 +166,24 @@ func (a *app) runDaemon(ctx context.Context, cfg *config.Config, f runFlags) err
 		return lockedHint(err)
 	}
 	defer st.Close()
+	metrics := bot.NewMetrics(st)
+	d := &bot.Daemon{Logger: logger}
+	slackCommands := &lateHandler{}
+
+	// HTTP comes up first: /healthz answers and /readyz says 503 while the
+	// search index is opened (or rebuilt) and the chat servers are reached.
+	var httpSrv *http.Server
+	if cfg.HTTP.Listen != "" {
+		ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+		if err != nil {
+			return fmt.Errorf("http.listen %s: %w", cfg.HTTP.Listen, err)
+		}
+		httpSrv = &http.Server{Handler: a.httpHandler(d, metrics, slackCommands, cfg), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = httpSrv.Serve(ln) }()
+		defer httpSrv.Close()
+		logger.Info("http listening", "addr", ln.Addr().String())
+	}
+
 	fetcher := newFetcher(cfg, logger)
 	defer fetcher.Close()
 	full, local := newSummarizers(cfg, fetcher, st, logger)
@@ -177,7 +196,6 @@ func (a *app) runDaemon(ctx context.Context, cfg *config.Config, f runFlags) err
 		return err
 	}
 	defer idx.Close()
-	metrics := bot.NewMetrics(st)
 	b, err := bot.New(bot.Options{
 		Config: cfg, Store: st, Fetcher: fetcher, Summarizer: full, LocalSummarizer: local,
 		Senders: senders, Index: idx, Logger: logger,
@@ -186,8 +204,9 @@ func (a *app) runDaemon(ctx context.Context, cfg *config.Config, f runFlags) err
 	if err != nil {
 		return err
 	}
-	d := &bot.Daemon{Bot: b, Logger: logger}
+	d.Bot = b
 	commands := &bot.Commands{Bot: b, Searcher: idx}
+	slackCommands.set(a.slackCommandHandler(commands, cfg))
 
 	// Work stops on the first signal; a second one ends the process at once.
 	workCtx, stopWork := context.WithCancel(ctx)
@@ -197,16 +216,6 @@ func (a *app) runDaemon(ctx context.Context, cfg *config.Config, f runFlags) err
 		signal.Reset(os.Interrupt, syscall.SIGTERM)
 	}()
 
-	var httpSrv *http.Server
-	if cfg.HTTP.Listen != "" {
-		ln, err := net.Listen("tcp", cfg.HTTP.Listen)
-		if err != nil {
-			return fmt.Errorf("http.listen %s: %w", cfg.HTTP.Listen, err)
-		}
-		httpSrv = &http.Server{Handler: a.httpHandler(d, metrics, commands, cfg), ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = httpSrv.Serve(ln) }()
-		logger.Info("http listening", "addr", ln.Addr().String())
-	}
 	ctl, err := control.Listen(control.SocketPath(cfg.DataDir), controlHandler(b, st, idx))
 	if err != nil {
 		return err
@@ -214,7 +223,9 @@ func (a *app) runDaemon(ctx context.Context, cfg *config.Config, f runFlags) err
 	extras := a.startChat(workCtx, cfg, b, commands, mx, st, logger)
 
 	reloads := a.watchReloads(workCtx, cfg, logger)
+	reloaded := make(chan struct{})
 	go func() {
+		defer close(reloaded)
 		for range reloads {
 			newCfg, err := a.loadConfig()
 			if err != nil {
@@ -232,6 +243,9 @@ func (a *app) runDaemon(ctx context.Context, cfg *config.Config, f runFlags) err
 
 	logger.Info("policywire running", "sources", len(cfg.Sources), "channels", len(cfg.Channels), "data_dir", cfg.DataDir)
 	runErr := d.Run(workCtx, f.shutdown)
+	// Run returns before a signal only when it could not start.
+	failedToStart := workCtx.Err() == nil
+	stopWork()
 	logger.Info("shutting down")
 	shutCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -240,6 +254,10 @@ func (a *app) runDaemon(ctx context.Context, cfg *config.Config, f runFlags) err
 	}
 	_ = ctl.Close(shutCtx)
 	extras.Wait()
+	<-reloaded
+	if failedToStart {
+		return runErr
+	}
 	if runErr != nil {
 		logger.Warn("shutdown", "err", runErr)
 	}
@@ -247,7 +265,7 @@ func (a *app) runDaemon(ctx context.Context, cfg *config.Config, f runFlags) err
 }
 
 // watchReloads sends on the returned channel on SIGHUP and, debounced, when
-// the config file changes.
+// the config file changes; the channel is closed when ctx ends.
 func (a *app) watchReloads(ctx context.Context, cfg *config.Config, logger interface {
 	Warn(string, ...any)
 }) <-chan struct{} {
@@ -267,6 +285,7 @@ func (a *app) watchReloads(ctx context.Context, cfg *config.Config, logger inter
 		logger.Warn("config file not watched; reload with SIGHUP", "err", err)
 	}
 	go func() {
+		defer close(out)
 		defer signal.Stop(hup)
 		var events <-chan fsnotify.Event
 		if watcher != nil {
@@ -300,7 +319,7 @@ func (a *app) watchReloads(ctx context.Context, cfg *config.Config, logger inter
 	return out
 }
 
-func (a *app) httpHandler(d *bot.Daemon, m *bot.Metrics, commands *bot.Commands, cfg *config.Config) http.Handler {
+func (a *app) httpHandler(d *bot.Daemon, m *bot.Metrics, slackCommands http.Handler, cfg *config.Config) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
@@ -313,6 +332,26 @@ func (a *app) httpHandler(d *bot.Daemon, m *bot.Metrics, commands *bot.Commands,
 		_, _ = w.Write([]byte("ready\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
-	a.mountSlackCommands(mux, commands, cfg)
+	if cfg.Slack != nil && cfg.Slack.SigningSecret.Value() != "" {
+		mux.Handle("POST /slack/commands", slackCommands)
+	}
 	return mux
+}
+
+// lateHandler answers 503 until the handler it stands for is set: the
+// HTTP server starts before the parts behind some of its paths.
+type lateHandler struct{ h atomic.Pointer[http.Handler] }
+
+func (l *lateHandler) set(h http.Handler) {
+	if h != nil {
+		l.h.Store(&h)
+	}
+}
+
+func (l *lateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h := l.h.Load(); h != nil {
+		(*h).ServeHTTP(w, r)
+		return
+	}
+	http.Error(w, "starting", http.StatusServiceUnavailable)
 }

@@ -17,7 +17,9 @@ func TestGetReachesTheDaemonOverItsSocket(t *testing.T) {
 	path := SocketPath(dir)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/sources", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{"ok":true}`)) })
-	mux.HandleFunc("GET /v1/fail", func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "index broken", http.StatusInternalServerError) })
+	mux.HandleFunc("GET /v1/fail", func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "index broken", http.StatusInternalServerError)
+	})
 	s, err := Listen(path, mux)
 	if err != nil {
 		t.Fatal(err)
