@@ -1,0 +1,200 @@
+package index
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/search"
+	bleveQuery "github.com/blevesearch/bleve/v2/search/query"
+
+	"github.com/policywire/policywire"
+	"github.com/policywire/policywire/bot"
+	"github.com/policywire/policywire/query"
+)
+
+// DefaultLimit is the number of hits when SearchOptions.Limit is zero.
+const DefaultLimit = 10
+
+// Ranking by relevance and recency: bleve's score of the best
+// window×Limit candidates is multiplied by a weight that halves every
+// recencyHalfLife of age, measured from the newest candidate rather than
+// from the wall clock (so that an archive searched long after its last item
+// ranks the same), and never falls below recencyFloor, so that a much more
+// relevant older item can still come first.
+const (
+	rankWindow      = 5
+	rankWindowMin   = 50
+	rankWindowExtra = 1000
+	recencyHalfLife = 30 * 24 * time.Hour
+	recencyFloor    = 0.3
+)
+
+// SnippetMaxChars bounds a hit's snippet, in characters.
+const SnippetMaxChars = 200
+
+var _ bot.Searcher = (*Index)(nil)
+
+// Search finds the items matching q: exactly those query.Match accepts.
+// They come best first (relevance weighed by recency), or newest first with
+// o.Newest, at most o.Limit of them (DefaultLimit when zero). Each hit
+// carries the item's ID, title, URL, source, language, date and summary,
+// and a snippet of the summary with the matched words between « and ».
+func (x *Index) Search(ctx context.Context, q *query.Query, o bot.SearchOptions) ([]bot.SearchHit, error) {
+	if q == nil {
+		return nil, errors.New("index: search: no query")
+	}
+	limit := o.Limit
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	// A query without words of text (only sources, languages, references
+	// and negations) gives every match the same score: recency alone
+	// ranks, and the newest-first search finds the newest among all the
+	// matches rather than among a window of equal scores.
+	byDate := o.Newest || len(query.Words(q)) == 0
+	var res *bleve.SearchResult
+	var err error
+	if byDate {
+		res, err = x.searchNewest(ctx, Compile(q), limit)
+	} else {
+		window := min(max(limit*rankWindow, rankWindowMin), limit+rankWindowExtra)
+		top := &boolQuery{Must: Compile(q)}
+		if rel := relevance(q); rel != nil {
+			top.Should = rel
+		}
+		req := bleve.NewSearchRequestOptions(top, window, 0, false)
+		req.Fields = storedFields
+		res, err = x.search(ctx, req)
+	}
+	if err != nil {
+		return nil, err
+	}
+	hits := make([]bot.SearchHit, 0, len(res.Hits))
+	for _, h := range res.Hits {
+		hits = append(hits, bot.SearchHit{Item: hitItem(h), Score: h.Score})
+	}
+	if !byDate {
+		rerank(hits)
+	}
+	if len(hits) > limit {
+		hits = hits[:limit]
+	}
+	hl := newHighlighter(q)
+	for i := range hits {
+		hits[i].Snippet = hl.snippet(hits[i].Item.Summary, SnippetMaxChars)
+	}
+	return hits, nil
+}
+
+func (x *Index) search(ctx context.Context, req *bleve.SearchRequest) (*bleve.SearchResult, error) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if x.closed {
+		return nil, errClosed
+	}
+	res, err := x.idx.SearchInContext(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("index: search: %w", err)
+	}
+	return res, nil
+}
+
+// newestWindows are the spans of time, back from the newest item, that a
+// newest-first search tries in turn: sorting by date costs for every item
+// found, so it looks among recent items first and widens only when they
+// are fewer than asked for. The order is the same as one search over all.
+var newestWindows = []time.Duration{30 * 24 * time.Hour, 365 * 24 * time.Hour}
+
+func (x *Index) searchNewest(ctx context.Context, exact bleveQuery.Query, limit int) (*bleve.SearchResult, error) {
+	sorted := func(q bleveQuery.Query) (*bleve.SearchResult, error) {
+		req := bleve.NewSearchRequestOptions(q, limit, 0, false)
+		req.SortByCustom(search.SortOrder{
+			&search.SortField{Field: fieldDateSort, Desc: true, Type: search.SortFieldAsString, Missing: search.SortFieldMissingLast},
+			&search.SortDocID{},
+		})
+		req.Score = "none"
+		req.Fields = storedFields
+		return x.search(ctx, req)
+	}
+	x.mu.RLock()
+	newest := time.Time{}
+	if !x.closed {
+		newest = x.newestDate()
+	}
+	x.mu.RUnlock()
+	if !newest.IsZero() {
+		for _, w := range newestWindows {
+			recent := bleveQuery.NewDateRangeInclusiveQuery(newest.Add(-w), time.Time{}, &[]bool{true}[0], nil)
+			recent.SetField(fieldDate)
+			res, err := sorted(bleveQuery.NewConjunctionQuery([]bleveQuery.Query{exact, &unscoredQuery{recent}}))
+			if err != nil {
+				return nil, err
+			}
+			if res.Total >= uint64(limit) {
+				return res, nil
+			}
+		}
+	}
+	return sorted(exact)
+}
+
+// hitItem rebuilds the part of an item the index stores.
+func hitItem(h *search.DocumentMatch) policywire.Item {
+	str := func(field string) string {
+		s, _ := h.Fields[field].(string)
+		return s
+	}
+	it := policywire.Item{
+		ID:       h.ID,
+		Title:    str(fieldTitle),
+		URL:      str(fieldStoredURL),
+		Source:   str(fieldStoredSource),
+		Summary:  str(fieldStoredSummary),
+		Language: str(fieldStoredLang),
+	}
+	if d, err := time.Parse(time.RFC3339Nano, str(fieldStoredDate)); err == nil {
+		it.Published = d
+	}
+	return it
+}
+
+// rerank orders hits by score weighed by recency; ties go to the newer
+// item, then to the smaller ID, so that the order is stable.
+func rerank(hits []bot.SearchHit) {
+	var newest time.Time
+	for _, h := range hits {
+		if d := h.Item.Published; d.After(newest) {
+			newest = d
+		}
+	}
+	for i := range hits {
+		hits[i].Score *= recencyWeight(newest, hits[i].Item.Published)
+	}
+	slices.SortStableFunc(hits, func(a, b bot.SearchHit) int {
+		if c := cmp.Compare(b.Score, a.Score); c != 0 {
+			return c
+		}
+		if c := b.Item.Published.Compare(a.Item.Published); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Item.ID, b.Item.ID)
+	})
+}
+
+func recencyWeight(newest, date time.Time) float64 {
+	if date.IsZero() {
+		return recencyFloor
+	}
+	age := newest.Sub(date)
+	if age < 0 {
+		age = 0
+	}
+	decay := math.Exp2(-float64(age) / float64(recencyHalfLife))
+	return recencyFloor + (1-recencyFloor)*decay
+}
