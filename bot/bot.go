@@ -195,6 +195,9 @@ func (b *Bot) RunOnce(ctx context.Context, drainTimeout time.Duration) (OnceRepo
 	if err := b.Drain(ctx, drainTimeout); err != nil {
 		return rep, err
 	}
+	if _, err := b.Prune(ctx); err != nil {
+		return rep, err
+	}
 	rep.Undelivered, err = b.undelivered()
 	return rep, err
 }

@@ -184,3 +184,37 @@ func TestFailingSourceIsRecordedAndOthersStillDeliver(t *testing.T) {
 		t.Fatalf("the EEAS alerts should still arrive: %d posts", n)
 	}
 }
+
+func TestRetentionPrunesOldItemsButNeverAlertsThemAgain(t *testing.T) {
+	fixtures := testenv.NewFixtureServer(t)
+	fixtures.Set("/council.rss", testenv.SourceFixture(t, "council-press.rss"), testenv.ContentTypeFor(".rss"))
+	fixtures.Set("/eeas.html", testenv.SourceFixture(t, "eeas-press.html"), testenv.ContentTypeFor(".html"))
+	fake := slackfake.New(t)
+	cfg := testConfig(fixtures)
+	cfg.Channels[0].Topics = nil // every item, so pruned items would show
+	// The fixtures are dated from late September to early November 2026.
+	cutoff := time.Date(2026, 10, 18, 0, 0, 0, 0, time.UTC)
+	cfg.Defaults.Retention = time.Since(cutoff)
+	p := newPipeline(t, cfg, fixtures, t.TempDir(), fake)
+	if _, err := p.bot.RunOnce(context.Background(), 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	posted := len(fake.Posts("C0EUDESK"))
+	n, err := p.store.ItemCount()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 6 Council items and 5 EEAS cards, one story shared: those dated
+	// before the cutoff are gone from the archive.
+	if n == 0 || n >= 11 {
+		t.Fatalf("archive holds %d items after pruning; want fewer than 11 and more than 0", n)
+	}
+	// The feeds still list the pruned items: no alert comes back.
+	fixtures.Set("/council.rss", append(testenv.SourceFixture(t, "council-press.rss"), '\n'), testenv.ContentTypeFor(".rss"))
+	if _, err := p.bot.RunOnce(context.Background(), 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if again := len(fake.Posts("C0EUDESK")); again != posted {
+		t.Fatalf("pruned items were alerted again: %d posts, then %d", posted, again)
+	}
+}

@@ -51,6 +51,14 @@ func (d *Daemon) Run(ctx context.Context, shutdownBound time.Duration) error {
 	d.Bot.Dispatcher.Start(ctx, instantChannels(cfg))
 	d.cron = c
 	c.Start()
+	// Retention applies at start, then hourly.
+	if cfg.Defaults.Retention > 0 {
+		d.polling.Add(1)
+		go func() {
+			defer d.polling.Done()
+			d.Bot.Prune(ctx)
+		}()
+	}
 	// Every source once at start, spread over a few seconds.
 	for _, src := range cfg.Sources {
 		d.polling.Add(1)
@@ -170,6 +178,13 @@ func (d *Daemon) newSchedule(ctx context.Context, cfg *config.Config) (*cron.Cro
 			if n > 0 {
 				d.Logger.Info("digest delivered", "channel", chID, "items", n)
 			}
+		})))
+	}
+	if cfg.Defaults.Retention > 0 {
+		// Pruning is cheap when there is little to prune; hourly keeps the
+		// archive within a day of its retention.
+		c.Schedule(cron.Every(time.Hour), cron.NewChain(cron.SkipIfStillRunning(logger)).Then(cron.FuncJob(func() {
+			d.Bot.Prune(ctx)
 		})))
 	}
 	return c, nil
