@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"regexp"
@@ -96,7 +97,8 @@ func jaccard(a, b []string) float64 {
 	return float64(inter) / float64(len(a)+len(b)-inter)
 }
 
-func intersect(a, b []string) int {
+// intersect counts the elements two sorted slices share.
+func intersect[T cmp.Ordered](a, b []T) int {
 	n, i, j := 0, 0, 0
 	for i < len(a) && j < len(b) {
 		switch {
@@ -301,7 +303,7 @@ func (x *titleIndex) candidates(words []string, date time.Time, source string) [
 		if float64(min(n, m)) < titleThreshold*float64(max(n, m)) {
 			continue
 		}
-		inter := intersectIDs(known, e.ids)
+		inter := intersect(known, e.ids)
 		if j := float64(inter) / float64(n+m-inter); j >= titleThreshold {
 			out = append(out, titleMatch{story: e.story, score: j})
 		}
@@ -316,23 +318,6 @@ func (x *titleIndex) candidates(words []string, date time.Time, source string) [
 		return 0
 	})
 	return out
-}
-
-func intersectIDs(a, b []uint32) int {
-	n, i, j := 0, 0, 0
-	for i < len(a) && j < len(b) {
-		switch {
-		case a[i] == b[j]:
-			n++
-			i++
-			j++
-		case a[i] < b[j]:
-			i++
-		default:
-			j++
-		}
-	}
-	return n
 }
 
 // expire drops the entries older than the window before now, rebuilding the

@@ -124,16 +124,7 @@ func cleanAnswer(a bot.Answer) bot.Answer {
 // under a query error): invisible characters go, control characters
 // become spaces, but runs of spaces stay.
 func cleanLine(s string, max int) string {
-	s = strings.Map(func(r rune) rune {
-		switch {
-		case isInvisible(r):
-			return -1
-		case r == utf8.RuneError, unicode.IsControl(r), unicode.IsSpace(r):
-			return ' '
-		}
-		return r
-	}, s)
-	s = truncateRunes(strings.TrimRightFunc(s, unicode.IsSpace), max)
+	s = truncateRunes(strings.TrimRightFunc(visible(s), unicode.IsSpace), max)
 	return roomPing.ReplaceAllString(s, "@ $1")
 }
 

@@ -322,12 +322,10 @@ func (r *renderer) message(body, formatted string) event.MessageEventContent {
 	}
 }
 
-// cleanText makes feed text safe and short for a message: invisible and
-// direction-changing characters removed, control characters and runs of
-// white space turned into one space, "@room" defused, and the result cut at
-// max runes with an ellipsis.
-func cleanText(s string, max int) string {
-	s = strings.Map(func(r rune) rune {
+// visible removes invisible and direction-changing characters and turns
+// control characters, broken UTF-8 and any white space into plain spaces.
+func visible(s string) string {
+	return strings.Map(func(r rune) rune {
 		switch {
 		case isInvisible(r):
 			return -1
@@ -336,7 +334,14 @@ func cleanText(s string, max int) string {
 		}
 		return r
 	}, s)
-	s = strings.Join(strings.Fields(s), " ")
+}
+
+// cleanText makes feed text safe and short for a message: invisible and
+// direction-changing characters removed, control characters and runs of
+// white space turned into one space, "@room" defused, and the result cut at
+// max runes with an ellipsis.
+func cleanText(s string, max int) string {
+	s = strings.Join(strings.Fields(visible(s)), " ")
 	s = truncateRunes(s, max)
 	return roomPing.ReplaceAllString(s, "@ $1")
 }
