@@ -5,8 +5,9 @@ VERSION  ?= $(shell git describe --tags --dirty 2>/dev/null || echo dev)
 COMMIT   ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME ?= 60s
+SOAK_DURATION ?= 30m
 
-.PHONY: build test vet fmt fuzz
+.PHONY: build test vet fmt fuzz soak
 
 ## build: the static binary at bin/policywire
 build:
@@ -27,3 +28,9 @@ fmt:
 ## fuzz: run each Fuzz* target for FUZZTIME (default 60s)
 fuzz:
 	./scripts/fuzz.sh $(FUZZTIME)
+
+## soak: not in CI: SOAK_DURATION (default 30m) of 1,000 sources with flaky chat
+## servers, then 100 SIGKILL restarts; figures go in RELIABILITY.md
+soak:
+	POLICYWIRE_SOAK_DURATION=$(SOAK_DURATION) POLICYWIRE_DENDRITE_BIN=$${POLICYWIRE_DENDRITE_BIN:-$(CURDIR)/.tools/bin} \
+		$(GO) test -tags soak -count=1 -timeout 0 -v -run '^(TestSoak|TestSurvivalCrash)$$' ./e2e/

@@ -55,6 +55,11 @@ func (a *app) startChat(ctx context.Context, cfg *config.Config, b *bot.Bot, com
 				logger.Error("matrix command listener stopped", "err", err)
 			}
 		}()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			retryParkedRooms(ctx, b, st, mx, logger)
+		}()
 	}
 	return &wg
 }
