@@ -44,6 +44,7 @@ func commandConstructors() []func(*app) *cobra.Command {
 		newBackupCmd,
 		newReindexCmd,
 		newDemoCmd,
+		newBenchCmd,
 	}
 }
 

@@ -1,0 +1,17 @@
+//go:build !linux
+
+package bench
+
+import "os"
+
+// On systems other than Linux the bench reports no CPU or memory figures.
+
+func processCPU() cpuUsage { return cpuUsage{} }
+
+func maxRSS() int64 { return 0 }
+
+func currentRSS() (total, anon int64) { return 0, 0 }
+
+func diskUsage(dir string) int64 {
+	return walkSize(dir, func(fi os.FileInfo) int64 { return fi.Size() })
+}
