@@ -19,15 +19,14 @@ import (
 
 // Options are the parts a Bot is made of; cmd builds them.
 type Options struct {
-	Config          *config.Config
-	Store           *store.Store
-	Fetcher         *sources.Fetcher
-	Summarizer      *summary.Summarizer
-	LocalSummarizer *summary.Summarizer
-	Senders         map[string]Sender
-	Index           Indexer
-	Logger          *slog.Logger
-	Now             func() time.Time
+	Config     *config.Config
+	Store      *store.Store
+	Fetcher    *sources.Fetcher
+	Summarizer *summary.Summarizer
+	Senders    map[string]Sender
+	Index      Indexer
+	Logger     *slog.Logger
+	Now        func() time.Time
 	// MaxAttempts bounds delivery attempts per row (run --once); 0 is unlimited.
 	MaxAttempts int
 	// OnPoll and OnDelivery, when set, observe polls and deliveries (metrics).
@@ -43,6 +42,25 @@ type Bot struct {
 	Poller     *Poller
 	Dispatcher *Dispatcher
 	logger     *slog.Logger
+	indexer    *batchIndexer
+}
+
+// FlushIndex writes the items waiting for the search index, so that a
+// search sees everything archived so far.
+func (b *Bot) FlushIndex() error {
+	if b.indexer == nil {
+		return nil
+	}
+	return b.indexer.Flush()
+}
+
+// Close stops the bot's background work and writes what waits for the
+// search index. The store and the index stay open: they are the caller's.
+func (b *Bot) Close() error {
+	if b.indexer == nil {
+		return nil
+	}
+	return b.indexer.Close()
 }
 
 // New builds a bot and compiles its routes. Rows of channels that are no
@@ -56,8 +74,8 @@ func New(o Options) (*Bot, error) {
 	b.cfg.Store(o.Config)
 	b.Poller = &Poller{
 		Config: b.Config, Store: o.Store, Fetcher: o.Fetcher,
-		Summarizer: o.Summarizer, LocalSummarizer: o.LocalSummarizer,
-		Router: b.Router, Index: o.Index, Logger: o.Logger, Now: o.Now, Observe: o.OnPoll,
+		Summarizer: o.Summarizer,
+		Router:     b.Router, Logger: o.Logger, Now: o.Now, Observe: o.OnPoll,
 	}
 	b.Dispatcher = &Dispatcher{
 		Store: o.Store, Senders: o.Senders, Logger: o.Logger, Now: o.Now,
@@ -71,6 +89,10 @@ func New(o Options) (*Bot, error) {
 	}
 	if err := b.settleOutbox(o.Config); err != nil {
 		return nil, err
+	}
+	if o.Index != nil {
+		b.indexer = newBatchIndexer(o.Index, o.Logger)
+		b.Poller.Index = b.indexer
 	}
 	return b, nil
 }
@@ -194,6 +216,9 @@ func (b *Bot) RunOnce(ctx context.Context, drainTimeout time.Duration) (OnceRepo
 	}
 	if err := b.Drain(ctx, drainTimeout); err != nil {
 		return rep, err
+	}
+	if err := b.FlushIndex(); err != nil {
+		b.logger.Warn("search index update failed; reindex rebuilds it", "err", err)
 	}
 	if _, err := b.Prune(ctx); err != nil {
 		return rep, err

@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"time"
+	"unicode/utf8"
 
 	"github.com/policywire/policywire"
 	"github.com/policywire/policywire/config"
@@ -50,14 +51,12 @@ type Poller struct {
 	Store   *store.Store
 	Fetcher *sources.Fetcher
 	// Summarizer makes the summary of items some channel will receive; it
-	// may read the article page. LocalSummarizer works from the item's own
-	// text only, for items archived without an alert. Nil: feed text as is.
-	Summarizer      *summary.Summarizer
-	LocalSummarizer *summary.Summarizer
-	Router          func() *Router // the current router (it changes on reload and subscribe)
-	Index           Indexer        // nil: no search index
-	Logger          *slog.Logger
-	Now             func() time.Time
+	// may read the article page. Nil: feed text as is.
+	Summarizer *summary.Summarizer
+	Router     func() *Router // the current router (it changes on reload and subscribe)
+	Index      Indexer        // nil: no search index
+	Logger     *slog.Logger
+	Now        func() time.Time
 	// Observe, when set, is told about every poll (metrics).
 	Observe func(PollResult, *sources.ReadResult)
 }
@@ -118,9 +117,17 @@ func (p *Poller) Poll(ctx context.Context, src config.Source) (PollResult, error
 	}
 
 	router := p.Router()
-	items, err := p.prepare(ctx, src, st, read.Items, router)
+	items, routed, err := p.prepare(ctx, src, st, read.Items, router)
 	if err != nil {
 		return res, err
+	}
+	// Items prepare left as they were are routed as prepare routed them:
+	// preparing an item for matching is the costly part of routing.
+	route := func(it policywire.Item) []store.Route {
+		if r, ok := routed[it.ID]; ok {
+			return r
+		}
+		return router.Route(it)
 	}
 	// The store tells a revision by the feed's own summary, not the one
 	// made here, so it is handed over alongside.
@@ -133,7 +140,7 @@ func (p *Poller) Poll(ctx context.Context, src config.Source) (PollResult, error
 	ing, err := p.Store.Ingest(store.Batch{
 		Source: src.ID, SourceName: sourceName(src), Items: items, State: st, Backfill: src.Backfill,
 		FeedSummaries: feedSummaries,
-	}, router.Route)
+	}, route)
 	if err != nil {
 		return res, fmt.Errorf("bot: ingest %s: %w", src.ID, err)
 	}
@@ -157,14 +164,15 @@ func (p *Poller) Poll(ctx context.Context, src config.Source) (PollResult, error
 // prepare summarizes the items not seen before. Items that some channel
 // will receive get the full treatment (the article page when the feed says
 // little); the rest only what their own text gives.
-func (p *Poller) prepare(ctx context.Context, src config.Source, st store.SourceState, items []policywire.Item, router *Router) ([]policywire.Item, error) {
+func (p *Poller) prepare(ctx context.Context, src config.Source, st store.SourceState, items []policywire.Item, router *Router) ([]policywire.Item, map[string][]store.Route, error) {
 	if p.Summarizer == nil || len(items) == 0 {
-		return items, nil
+		return items, nil, nil
 	}
 	unseen, err := p.Store.Unseen(items)
 	if err != nil {
-		return nil, fmt.Errorf("bot: poll %s: %w", src.ID, err)
+		return nil, nil, fmt.Errorf("bot: poll %s: %w", src.ID, err)
 	}
+	routed := make(map[string][]store.Route, len(unseen))
 	fresh := make(map[string]bool, len(unseen))
 	for _, it := range unseen {
 		fresh[it.ID] = true
@@ -186,11 +194,19 @@ func (p *Poller) prepare(ctx context.Context, src config.Source, st store.Source
 		for _, r := range routes {
 			topics = append(topics, r.Topics...)
 		}
-		summarizer := p.Summarizer
-		if !posted && p.LocalSummarizer != nil {
-			summarizer = p.LocalSummarizer
+		if !posted {
+			// Archived only: its feed text is summary enough for search, and
+			// its references make it findable with ref:. Summarizing every
+			// archived item was most of the cost of a first poll.
+			refs := summary.References(referenceText(it))
+			if len(refs) == 0 {
+				routed[it.ID] = routes
+				continue
+			}
+			out[i].References = mergeRefs(out[i].References, refs)
+			continue
 		}
-		sum, err := summarizer.Summarize(ctx, it, router.TopicWords(topics))
+		sum, err := p.Summarizer.Summarize(ctx, it, router.TopicWords(topics))
 		if err != nil {
 			p.Logger.Debug("summary failed; keeping the feed text", "source", src.ID, "item", it.URL, "err", err)
 			continue
@@ -200,7 +216,7 @@ func (p *Poller) prepare(ctx context.Context, src config.Source, st store.Source
 		}
 		out[i].References = mergeRefs(out[i].References, sum.References)
 	}
-	return out, nil
+	return out, routed, nil
 }
 
 func (p *Poller) report(res PollResult, read *sources.ReadResult) {
@@ -294,4 +310,20 @@ func mergeRefs(a, b []string) []string {
 		}
 	}
 	return out
+}
+
+// referenceText is where an archived item's policy references are looked
+// for: title, summary and the lead of the content, where official texts
+// name their procedures and documents.
+func referenceText(it policywire.Item) string {
+	content := it.Content
+	const lead = 5000
+	if len(content) > lead {
+		cut := lead
+		for cut > 0 && !utf8.RuneStart(content[cut]) {
+			cut--
+		}
+		content = content[:cut]
+	}
+	return it.Title + "\n" + it.Summary + "\n" + content
 }

@@ -425,8 +425,12 @@ func (in *ingestTx) alert(st *storyRecord, it policywire.Item, also []policywire
 		if ids := deliveredBucket(in.tx, r.Channel, subDeliveredIDs); ids != nil && ids.Get([]byte(aid)) != nil {
 			continue
 		}
+		// A message shows title, link, date and summary: the row need not
+		// carry the content, which is most of an item's size.
+		shown := it
+		shown.Content = ""
 		a := policywire.Alert{
-			ID: aid, Channel: r.Channel, Item: it, SourceName: in.sourceName(),
+			ID: aid, Channel: r.Channel, Item: shown, SourceName: in.sourceName(),
 			Topics: r.Topics, Also: slices.Clone(also),
 		}
 		key, err := enqueue(in.tx, r.Channel, it.Date(), &outboxRecord{Alert: a, Digest: r.Digest, Enqueued: in.now})

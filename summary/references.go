@@ -9,8 +9,34 @@ import (
 // referencePattern finds one kind of policy reference and writes it in its
 // normal form.
 type referencePattern struct {
+	// mayMatch is a cheap test that text could hold a match at all; most
+	// texts hold none, and skipping the regexp there halves the cost of
+	// archiving an item.
+	mayMatch  func(text string) bool
 	re        *regexp.Regexp
 	normalize func(m []string) string
+}
+
+func containsAny(subs ...string) func(string) bool {
+	return func(text string) bool {
+		for _, s := range subs {
+			if strings.Contains(text, s) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// digitThenUpper reports whether a digit is followed by an upper-case
+// letter somewhere, as in a CELEX number (32022R2065).
+func digitThenUpper(text string) bool {
+	for i := 1; i < len(text); i++ {
+		if c := text[i]; c >= 'A' && c <= 'Z' && text[i-1] >= '0' && text[i-1] <= '9' {
+			return true
+		}
+	}
+	return false
 }
 
 // The year in every pattern is 19xx or 20xx, which is what keeps plain dates,
@@ -18,7 +44,8 @@ type referencePattern struct {
 var referencePatterns = []referencePattern{
 	// Interinstitutional procedure: 2023/0212(COD), 2022/2048(INI).
 	{
-		re: regexp.MustCompile(`\b((?:19|20)\d{2})\s*/\s*(\d{4})\s*\(\s*(COD|CNS|NLE|APP|INI|INL|BUD|DEC|RSP|DCE|REG|IMM|RPS|DEA|ACI|AVC|SYN|COS|CNC|ITS|INS|RSO|BUI)\s*\)`),
+		mayMatch: containsAny("("),
+		re:       regexp.MustCompile(`\b((?:19|20)\d{2})\s*/\s*(\d{4})\s*\(\s*(COD|CNS|NLE|APP|INI|INL|BUD|DEC|RSP|DCE|REG|IMM|RPS|DEA|ACI|AVC|SYN|COS|CNC|ITS|INS|RSO|BUI)\s*\)`),
 		normalize: func(m []string) string {
 			return m[1] + "/" + m[2] + "(" + m[3] + ")"
 		},
@@ -26,20 +53,23 @@ var referencePatterns = []referencePattern{
 	// Commission documents: COM(2023) 123 final, SWD(2023) 45, C(2023) 123,
 	// JOIN(2023) 1, and the ELI-like COM/2023/123 final.
 	{
-		re: regexp.MustCompile(`\b(COM|SWD|SEC|JOIN|C)\s*\(\s*((?:19|20)\d{2})\s*\)\s*(\d{1,5})\b(\s+final\b)?`),
+		mayMatch: containsAny("("),
+		re:       regexp.MustCompile(`\b(COM|SWD|SEC|JOIN|C)\s*\(\s*((?:19|20)\d{2})\s*\)\s*(\d{1,5})\b(\s+final\b)?`),
 		normalize: func(m []string) string {
 			return m[1] + "(" + m[2] + ") " + trimZeros(m[3]) + finalSuffix(m[4])
 		},
 	},
 	{
-		re: regexp.MustCompile(`\b(COM|SWD|SEC|JOIN)/((?:19|20)\d{2})/(\d{1,5})\b(\s+final\b)?`),
+		mayMatch: containsAny("/"),
+		re:       regexp.MustCompile(`\b(COM|SWD|SEC|JOIN)/((?:19|20)\d{2})/(\d{1,5})\b(\s+final\b)?`),
 		normalize: func(m []string) string {
 			return m[1] + "(" + m[2] + ") " + trimZeros(m[3]) + finalSuffix(m[4])
 		},
 	},
 	// Council documents: ST 11406/22, ST 11406/22 REV 1.
 	{
-		re: regexp.MustCompile(`\bST\s+(\d{4,5})/(\d{2})\b(?:\s+(REV|COR|ADD)\s+(\d{1,2})\b)?`),
+		mayMatch: containsAny("ST"),
+		re:       regexp.MustCompile(`\bST\s+(\d{4,5})/(\d{2})\b(?:\s+(REV|COR|ADD)\s+(\d{1,2})\b)?`),
 		normalize: func(m []string) string {
 			s := "ST " + m[1] + "/" + m[2]
 			if m[3] != "" {
@@ -51,7 +81,8 @@ var referencePatterns = []referencePattern{
 	// CELEX numbers: sector, year, document type, number; consolidated
 	// versions carry a date.
 	{
-		re: regexp.MustCompile(`\b([0-9CE])((?:19|20)\d{2})([A-Z]{1,2})(\d{4})(-\d{8})?\b`),
+		mayMatch: digitThenUpper,
+		re:       regexp.MustCompile(`\b([0-9CE])((?:19|20)\d{2})([A-Z]{1,2})(\d{4})(-\d{8})?\b`),
 		normalize: func(m []string) string {
 			return m[1] + m[2] + m[3] + m[4] + m[5]
 		},
@@ -59,13 +90,15 @@ var referencePatterns = []referencePattern{
 	// Commission press material: IP/26/301, STATEMENT/26/2001, and the
 	// presscorner link form statement_26_2001.
 	{
-		re: regexp.MustCompile(`\b(IP|STATEMENT|MEMO|SPEECH|QANDA|MEX|AC)/(\d{2})/(\d{1,5})\b`),
+		mayMatch: containsAny("/"),
+		re:       regexp.MustCompile(`\b(IP|STATEMENT|MEMO|SPEECH|QANDA|MEX|AC)/(\d{2})/(\d{1,5})\b`),
 		normalize: func(m []string) string {
 			return m[1] + "/" + m[2] + "/" + m[3]
 		},
 	},
 	{
-		re: regexp.MustCompile(`/(?:detail|api/documents)/[a-z]{2}/(ip|statement|memo|speech|qanda|mex|ac)_(\d{2})_(\d{1,5})\b`),
+		mayMatch: containsAny("/detail/", "/api/documents/"),
+		re:       regexp.MustCompile(`/(?:detail|api/documents)/[a-z]{2}/(ip|statement|memo|speech|qanda|mex|ac)_(\d{2})_(\d{1,5})\b`),
 		normalize: func(m []string) string {
 			return strings.ToUpper(m[1]) + "/" + m[2] + "/" + m[3]
 		},
@@ -100,6 +133,9 @@ func References(text string) []string {
 	}
 	var hits []hit
 	for _, p := range referencePatterns {
+		if !p.mayMatch(text) {
+			continue
+		}
 		for _, loc := range p.re.FindAllStringSubmatchIndex(text, -1) {
 			m := make([]string, len(loc)/2)
 			for k := range m {

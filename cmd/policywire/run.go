@@ -80,8 +80,7 @@ func (a *app) runOnce(ctx context.Context, cfg *config.Config, f runFlags) error
 	defer st.Close()
 	fetcher := newFetcher(cfg, logger)
 	defer fetcher.Close()
-	full, local := newSummarizers(cfg, fetcher, st, logger)
-	opts := bot.Options{Config: cfg, Store: st, Fetcher: fetcher, Summarizer: full, LocalSummarizer: local, Logger: logger, MaxAttempts: 6}
+	opts := bot.Options{Config: cfg, Store: st, Fetcher: fetcher, Summarizer: newSummarizer(cfg, fetcher, st, logger), Logger: logger, MaxAttempts: 6}
 	if f.dryRun {
 		opts.Senders = map[string]bot.Sender{"*": &console.Sender{W: a.stdout, Location: cfg.Location, ChannelNames: channelNames(cfg)}}
 	} else {
@@ -101,6 +100,7 @@ func (a *app) runOnce(ctx context.Context, cfg *config.Config, f runFlags) error
 	if err != nil {
 		return err
 	}
+	defer b.Close()
 	rep, err := b.RunOnce(ctx, f.drainTimeout)
 	if err != nil {
 		return err
@@ -186,7 +186,6 @@ func (a *app) runDaemon(ctx context.Context, cfg *config.Config, f runFlags) err
 
 	fetcher := newFetcher(cfg, logger)
 	defer fetcher.Close()
-	full, local := newSummarizers(cfg, fetcher, st, logger)
 	senders, mx, _, err := newSenders(ctx, cfg, logger)
 	if err != nil {
 		return err
@@ -197,13 +196,14 @@ func (a *app) runDaemon(ctx context.Context, cfg *config.Config, f runFlags) err
 	}
 	defer idx.Close()
 	b, err := bot.New(bot.Options{
-		Config: cfg, Store: st, Fetcher: fetcher, Summarizer: full, LocalSummarizer: local,
+		Config: cfg, Store: st, Fetcher: fetcher, Summarizer: newSummarizer(cfg, fetcher, st, logger),
 		Senders: senders, Index: idx, Logger: logger,
 		OnPoll: metrics.ObservePoll, OnDelivery: metrics.ObserveDelivery,
 	})
 	if err != nil {
 		return err
 	}
+	defer b.Close()
 	d.Bot = b
 	commands := &bot.Commands{Bot: b, Searcher: idx}
 	slackCommands.set(a.slackCommandHandler(commands, cfg))

@@ -40,14 +40,11 @@ func newFetcher(cfg *config.Config, logger *slog.Logger) *sources.Fetcher {
 	return sources.NewFetcher(o)
 }
 
-// newSummarizers returns the summarizer for items that will be posted (it
-// may read article pages) and the one for items only archived.
-func newSummarizers(cfg *config.Config, f *sources.Fetcher, st *store.Store, logger *slog.Logger) (*summary.Summarizer, *summary.Summarizer) {
-	full := summary.New(summary.Options{Config: cfg.Summary, Pages: f, Cache: st, Logger: logger})
-	local := cfg.Summary
-	local.FetchArticle = summary.FetchNever
-	local.LLM = config.LLM{}
-	return full, summary.New(summary.Options{Config: local, Logger: logger})
+// newSummarizer builds the summarizer of items that will be posted: it
+// reads the article page through the fetcher when the feed says little,
+// and keeps the extracted text in the store.
+func newSummarizer(cfg *config.Config, f *sources.Fetcher, st *store.Store, logger *slog.Logger) *summary.Summarizer {
+	return summary.New(summary.Options{Config: cfg.Summary, Pages: f, Cache: st, Logger: logger})
 }
 
 // newSenders connects to the chat platforms the config uses. A Matrix

@@ -255,8 +255,6 @@ func (env *pipelineEnv) open(dir string) error {
 	fo := sources.FetcherOptionsFrom(cfg.Fetch)
 	env.fetcher = sources.NewFetcher(fo)
 	full := summary.New(summary.Options{Config: cfg.Summary, Pages: env.fetcher, Cache: st})
-	local := cfg.Summary
-	local.FetchArticle = summary.FetchNever
 	sender := slacksender.New(slacksender.Options{
 		Token:        cfg.Slack.BotToken.Value(),
 		APIURL:       cfg.Slack.APIURL,
@@ -264,16 +262,15 @@ func (env *pipelineEnv) open(dir string) error {
 		PaceInterval: time.Microsecond,
 	})
 	b, err := bot.New(bot.Options{
-		Config:          cfg,
-		Store:           st,
-		Fetcher:         env.fetcher,
-		Summarizer:      full,
-		LocalSummarizer: summary.New(summary.Options{Config: local}),
-		Senders:         map[string]bot.Sender{"slack": sender},
-		Index:           idx,
-		Logger:          discardLogger(),
-		OnPoll:          env.stats.observePoll,
-		OnDelivery:      env.stats.observeDelivery,
+		Config:     cfg,
+		Store:      st,
+		Fetcher:    env.fetcher,
+		Summarizer: full,
+		Senders:    map[string]bot.Sender{"slack": sender},
+		Index:      idx,
+		Logger:     discardLogger(),
+		OnPoll:     env.stats.observePoll,
+		OnDelivery: env.stats.observeDelivery,
 	})
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
@@ -283,6 +280,11 @@ func (env *pipelineEnv) open(dir string) error {
 }
 
 func (env *pipelineEnv) close() {
+	if env.bot != nil {
+		// Writes what waits for the index; the dispatcher is stopped by
+		// the caller.
+		_ = env.bot.Close()
+	}
 	if env.fetcher != nil {
 		env.fetcher.Close()
 		env.fetcher = nil
@@ -382,6 +384,11 @@ func (r *runner) cycle(ctx context.Context, env *pipelineEnv, name string, chang
 	}
 	wall := time.Since(wall0)
 	cpuDelivered := processCPU()
+	// The items of the cycle that still wait for the search index belong
+	// to its cost.
+	if err := env.bot.FlushIndex(); err != nil {
+		return c, out, fmt.Errorf("bench: %w", err)
+	}
 	if err := quiesce(ctx); err != nil {
 		return c, out, err
 	}

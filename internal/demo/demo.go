@@ -136,7 +136,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	delivered := 0
 	b, err := bot.New(bot.Options{
 		Config: cfg, Store: st, Fetcher: fetcher,
-		Summarizer: summarizer, LocalSummarizer: summarizer,
+		Summarizer: summarizer,
 		Senders: map[string]bot.Sender{"*": sender},
 		Index:   idx,
 		Logger:  o.Logger,
@@ -170,6 +170,9 @@ func Run(ctx context.Context, o Options) (err error) {
 			return fmt.Errorf("demo: %w", err)
 		}
 		results = append(results, r)
+	}
+	if err := b.FlushIndex(); err != nil {
+		return fmt.Errorf("demo: %w", err)
 	}
 	printProgress(out, cfg, results, itemsRead)
 	out.line("")

@@ -1,0 +1,93 @@
+package bot
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/policywire/policywire"
+)
+
+// indexBatchSize and indexInterval bound how many items wait for the
+// search index and for how long.
+const (
+	indexBatchSize = 1000
+	indexInterval  = time.Second
+)
+
+// batchIndexer gathers the items of many polls and hands them to the
+// search index in batches. One bleve batch per poll made a small segment
+// per poll that the merger then rewrote again and again; batches of up to a
+// thousand items cost a fraction of that. Search lags the archive by at
+// most indexInterval, and a crash loses nothing: the index is derived, and
+// rebuilt at start when it holds fewer items than the database.
+type batchIndexer struct {
+	next   Indexer
+	logger *slog.Logger
+
+	mu  sync.Mutex
+	buf []policywire.Item
+	// flushing serializes writes to the index, so batches keep their order
+	// (a revision indexed after the item it revises).
+	flushing sync.Mutex
+	stop     context.CancelFunc
+	done     chan struct{}
+}
+
+func newBatchIndexer(next Indexer, logger *slog.Logger) *batchIndexer {
+	ctx, cancel := context.WithCancel(context.Background())
+	x := &batchIndexer{next: next, logger: logger, stop: cancel, done: make(chan struct{})}
+	go x.run(ctx)
+	return x
+}
+
+// Index queues items; a full batch is written at once, by the caller, so a
+// burst of polls is slowed down rather than held in memory.
+func (x *batchIndexer) Index(items []policywire.Item) error {
+	x.mu.Lock()
+	x.buf = append(x.buf, items...)
+	full := len(x.buf) >= indexBatchSize
+	x.mu.Unlock()
+	if full {
+		return x.Flush()
+	}
+	return nil
+}
+
+// Flush writes what is queued.
+func (x *batchIndexer) Flush() error {
+	x.flushing.Lock()
+	defer x.flushing.Unlock()
+	x.mu.Lock()
+	items := x.buf
+	x.buf = nil
+	x.mu.Unlock()
+	if len(items) == 0 {
+		return nil
+	}
+	return x.next.Index(items)
+}
+
+func (x *batchIndexer) run(ctx context.Context) {
+	defer close(x.done)
+	t := time.NewTicker(indexInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := x.Flush(); err != nil {
+				x.logger.Warn("search index update failed; reindex rebuilds it", "err", err)
+			}
+		}
+	}
+}
+
+// Close stops the timer and writes what is left.
+func (x *batchIndexer) Close() error {
+	x.stop()
+	<-x.done
+	return x.Flush()
+}
