@@ -137,10 +137,10 @@ func Run(ctx context.Context, o Options) (err error) {
 	b, err := bot.New(bot.Options{
 		Config: cfg, Store: st, Fetcher: fetcher,
 		Summarizer: summarizer,
-		Senders: map[string]bot.Sender{"*": sender},
-		Index:   idx,
-		Logger:  o.Logger,
-		Now:     o.Now,
+		Senders:    map[string]bot.Sender{"*": sender},
+		Index:      idx,
+		Logger:     o.Logger,
+		Now:        o.Now,
 		// The console sender writes to memory and cannot fail: one
 		// attempt is all it takes.
 		MaxAttempts: 1,
