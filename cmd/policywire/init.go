@@ -78,9 +78,11 @@ func nextSteps(path, flag string) string {
 
 Next steps:
 
- 1. Slack: create an app with the chat:write scope and a /policywire slash
-    command, install it, invite it to your channel, then
+ 1. Slack: create the app from the manifest deploy/slack-app-manifest.yaml
+    (api.slack.com/apps, "From an app manifest"), install it, invite it to
+    your channel, then
       export SLACK_BOT_TOKEN=xoxb-...  SLACK_SIGNING_SECRET=...
+      export SLACK_APP_TOKEN=xapp-...   # Socket Mode: no public URL needed
     and put the channel ID (C...) under channels in %[1]s.
 
  2. Matrix: create an account for the bot, set matrix.homeserver and
