@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/policywire/policywire"
+	"github.com/policywire/policywire/query"
 )
 
 // indexBatchSize and indexInterval bound how many items wait for the
@@ -90,4 +91,24 @@ func (x *batchIndexer) Close() error {
 	x.stop()
 	<-x.done
 	return x.Flush()
+}
+
+// freshSearcher writes the items waiting for the index before it searches,
+// so an answer covers everything archived so far.
+type freshSearcher struct {
+	b    *Bot
+	next Searcher
+}
+
+func (f freshSearcher) Search(ctx context.Context, q *query.Query, o SearchOptions) ([]SearchHit, error) {
+	if err := f.b.FlushIndex(); err != nil {
+		f.b.logger.Warn("search index update failed; reindex rebuilds it", "err", err)
+	}
+	return f.next.Search(ctx, q, o)
+}
+
+// FreshSearcher wraps the archive search so that it first writes what
+// waits for the index.
+func (b *Bot) FreshSearcher(s Searcher) Searcher {
+	return freshSearcher{b: b, next: s}
 }

@@ -205,7 +205,7 @@ func (a *app) runDaemon(ctx context.Context, cfg *config.Config, f runFlags) err
 	}
 	defer b.Close()
 	d.Bot = b
-	commands := &bot.Commands{Bot: b, Searcher: idx}
+	commands := &bot.Commands{Bot: b, Searcher: b.FreshSearcher(idx)}
 	slackCommands.set(a.slackCommandHandler(commands, cfg))
 
 	// Work stops on the first signal; a second one ends the process at once.
