@@ -60,6 +60,7 @@ type notice struct {
 // returns the bot's messages.
 func (m *matrixRoom) botMessages(t *testing.T) []notice {
 	t.Helper()
+	m.settle(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var out []notice
@@ -89,6 +90,35 @@ func (m *matrixRoom) botMessages(t *testing.T) []notice {
 		out[i], out[j] = out[j], out[i]
 	}
 	return out
+}
+
+// settle makes sure /messages shows everything sent to the room so far:
+// dendrite files events asynchronously, in order, so once a marker the
+// reader sends now is visible, every earlier event is too.
+func (m *matrixRoom) settle(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	marker, err := m.reader.SendNotice(ctx, m.room, "(reader's marker)")
+	if err != nil {
+		t.Fatalf("reader sends a marker: %v", err)
+	}
+	for {
+		resp, err := m.reader.Messages(ctx, m.room, "", "", mautrix.DirectionBackward, nil, 20)
+		if err != nil {
+			t.Fatalf("reader reads /messages: %v", err)
+		}
+		for _, ev := range resp.Chunk {
+			if ev.ID == marker.EventID {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the reader's marker never showed in /messages")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // alertCounts counts the bot's messages per alert id; messages without

@@ -210,6 +210,7 @@ func checkMatrixEventInert(t *testing.T, c map[string]any) {
 // received them, oldest first, content and all.
 func botContents(t *testing.T, m *matrixRoom) []map[string]any {
 	t.Helper()
+	m.settle(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	resp, err := m.reader.Messages(ctx, m.room, "", "", mautrix.DirectionBackward, nil, 100)

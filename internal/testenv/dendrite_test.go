@@ -53,15 +53,19 @@ func TestStartDendriteRegisterAndMessage(t *testing.T) {
 	if err != nil {
 		t.Fatalf("send: %v", err)
 	}
-	msgs, err := bob.Messages(ctx, room.RoomID, "", "", mautrix.DirectionBackward, nil, 20)
-	if err != nil {
-		t.Fatalf("messages: %v", err)
-	}
+	// dendrite files a sent event asynchronously: /messages shows it a
+	// moment later.
 	var got string
-	for _, ev := range msgs.Chunk {
-		if ev.ID == sent.EventID {
-			_ = ev.Content.ParseRaw(event.EventMessage)
-			got = ev.Content.AsMessage().Body
+	for deadline := time.Now().Add(10 * time.Second); got == "" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		msgs, err := bob.Messages(ctx, room.RoomID, "", "", mautrix.DirectionBackward, nil, 20)
+		if err != nil {
+			t.Fatalf("messages: %v", err)
+		}
+		for _, ev := range msgs.Chunk {
+			if ev.ID == sent.EventID {
+				_ = ev.Content.ParseRaw(event.EventMessage)
+				got = ev.Content.AsMessage().Body
+			}
 		}
 	}
 	if got != "hello bob" {
