@@ -15,10 +15,9 @@ import (
 	"time"
 	_ "time/tzdata"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/policywire/policywire"
 	"github.com/policywire/policywire/config"
+	"github.com/policywire/policywire/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
@@ -75,60 +74,20 @@ func fixtureBody(t testing.TB, name string) []byte {
 	return b
 }
 
-// fixtureSources reads testdata/fixtures/sources.yaml, the config other
-// packages' tests use with these fixtures, so that it stays correct.
+// fixtureSources loads testdata/fixtures/sources.yaml, the config other
+// packages' tests use with these fixtures, with the real config loader;
+// its JSON link templates must be valid too.
 func fixtureSources(t testing.TB) map[string]config.Source {
 	t.Helper()
-	var doc struct {
-		Sources []struct {
-			ID       string `yaml:"id"`
-			Name     string `yaml:"name"`
-			Type     string `yaml:"type"`
-			URL      string `yaml:"url"`
-			Language string `yaml:"language"`
-			HTML     *struct {
-				Item       string `yaml:"item"`
-				Title      string `yaml:"title"`
-				Link       string `yaml:"link"`
-				Date       string `yaml:"date"`
-				DateFormat string `yaml:"date_format"`
-				Summary    string `yaml:"summary"`
-			} `yaml:"html"`
-			JSON *struct {
-				Items      string `yaml:"items"`
-				Title      string `yaml:"title"`
-				Link       string `yaml:"link"`
-				BaseURL    string `yaml:"base_url"`
-				Date       string `yaml:"date"`
-				DateFormat string `yaml:"date_format"`
-				Summary    string `yaml:"summary"`
-				GUID       string `yaml:"guid"`
-			} `yaml:"json"`
-		} `yaml:"sources"`
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(fixtureBody(t, "sources.yaml")))
-	dec.KnownFields(true)
-	if err := dec.Decode(&doc); err != nil {
-		t.Fatalf("testdata/fixtures/sources.yaml: %v", err)
-	}
-	out := map[string]config.Source{}
-	for _, s := range doc.Sources {
-		src := config.Source{ID: s.ID, Name: s.Name, Type: s.Type, URL: s.URL, Language: s.Language}
-		if src.Type == "" {
-			src.Type = config.TypeFeed
-		}
-		if h := s.HTML; h != nil {
-			src.HTML = &config.HTMLSource{Item: h.Item, Title: h.Title, Link: h.Link, Date: h.Date, DateFormat: h.DateFormat, Summary: h.Summary}
-		}
-		if j := s.JSON; j != nil {
-			src.JSON = &config.JSONSource{Items: j.Items, Title: j.Title, Link: j.Link, BaseURL: j.BaseURL, Date: j.Date, DateFormat: j.DateFormat, Summary: j.Summary, GUID: j.GUID}
-			if err := CheckLinkTemplate(j.Link); err != nil {
-				t.Errorf("source %s: %v", s.ID, err)
+	srcs := testenv.FixtureSources(t)
+	for id, s := range srcs {
+		if s.JSON != nil {
+			if err := CheckLinkTemplate(s.JSON.Link); err != nil {
+				t.Errorf("source %s: %v", id, err)
 			}
 		}
-		out[s.ID] = src
 	}
-	return out
+	return srcs
 }
 
 // fixtureItems parses one fixture as its source would.

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/policywire/policywire/config"
 )
 
 // FixtureServer serves source fixtures on loopback the way a well-behaved
@@ -117,4 +119,20 @@ func ContentTypeFor(name string) string {
 	default:
 		return "text/html; charset=utf-8"
 	}
+}
+
+// FixtureSources loads sources/testdata/fixtures/sources.yaml, the sources
+// the fixtures stand for, with the real config loader (so the file stays a
+// valid config), by source id.
+func FixtureSources(t testing.TB) map[string]config.Source {
+	t.Helper()
+	cfg, err := config.Parse("sources/testdata/fixtures/sources.yaml", SourceFixture(t, "sources.yaml"))
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	out := make(map[string]config.Source, len(cfg.Sources))
+	for _, s := range cfg.Sources {
+		out[s.ID] = s
+	}
+	return out
 }

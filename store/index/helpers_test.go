@@ -11,8 +11,6 @@ import (
 	"time"
 	_ "time/tzdata"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/policywire/policywire"
 	"github.com/policywire/policywire/bot"
 	"github.com/policywire/policywire/config"
@@ -45,47 +43,7 @@ var fixtureFeeds = []struct{ file, source string }{
 
 // fixtureSources reads the config the source fixtures stand for.
 func fixtureSources(t testing.TB) map[string]config.Source {
-	t.Helper()
-	type paths struct {
-		Item       string `yaml:"item"`
-		Items      string `yaml:"items"`
-		Title      string `yaml:"title"`
-		Link       string `yaml:"link"`
-		BaseURL    string `yaml:"base_url"`
-		Date       string `yaml:"date"`
-		DateFormat string `yaml:"date_format"`
-		Summary    string `yaml:"summary"`
-		GUID       string `yaml:"guid"`
-	}
-	var doc struct {
-		Sources []struct {
-			ID       string `yaml:"id"`
-			Name     string `yaml:"name"`
-			Type     string `yaml:"type"`
-			URL      string `yaml:"url"`
-			Language string `yaml:"language"`
-			HTML     *paths `yaml:"html"`
-			JSON     *paths `yaml:"json"`
-		} `yaml:"sources"`
-	}
-	if err := yaml.Unmarshal(testenv.SourceFixture(t, "sources.yaml"), &doc); err != nil {
-		t.Fatalf("sources.yaml: %v", err)
-	}
-	out := map[string]config.Source{}
-	for _, s := range doc.Sources {
-		src := config.Source{ID: s.ID, Name: s.Name, Type: s.Type, URL: s.URL, Language: s.Language}
-		if src.Type == "" {
-			src.Type = config.TypeFeed
-		}
-		if h := s.HTML; h != nil {
-			src.HTML = &config.HTMLSource{Item: h.Item, Title: h.Title, Link: h.Link, Date: h.Date, DateFormat: h.DateFormat, Summary: h.Summary}
-		}
-		if j := s.JSON; j != nil {
-			src.JSON = &config.JSONSource{Items: j.Items, Title: j.Title, Link: j.Link, BaseURL: j.BaseURL, Date: j.Date, DateFormat: j.DateFormat, Summary: j.Summary, GUID: j.GUID}
-		}
-		out[s.ID] = src
-	}
-	return out
+	return testenv.FixtureSources(t)
 }
 
 // fixtureItems parses every source fixture as its source would, keeping
