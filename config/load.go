@@ -59,6 +59,13 @@ func WithQueryCheck(check func(q string) error) Option {
 	return func(l *loader) { l.queryCheck = check }
 }
 
+// WithLinkCheck makes Load check the link of every json source with check
+// (normally sources.CheckLinkTemplate: a link may be a template such as
+// "https://example.org/{refCode|lower}").
+func WithLinkCheck(check func(link string) error) Option {
+	return func(l *loader) { l.linkCheck = check }
+}
+
 // WithVersion sets the version named in the default User-Agent.
 func WithVersion(version string) Option {
 	return func(l *loader) { l.version = version }
@@ -97,6 +104,7 @@ type loader struct {
 	lines      []string
 	lookupEnv  func(string) (string, bool)
 	queryCheck func(string) error
+	linkCheck  func(string) error
 	version    string
 	errs       Errors
 	// declared holds the ids of each kind ("topic", "source", "channel")
@@ -626,6 +634,12 @@ func (l *loader) sourceSections(f *fields, item *yaml.Node, src *Source) bool {
 				}
 				valid = valid && !s.required
 			default:
+				valid = false
+			}
+		}
+		if j.Link != "" && l.linkCheck != nil {
+			if err := l.linkCheck(j.Link); err != nil {
+				l.errAt(g.vals["link"], "%sjson.link: %s", f.prefix, strings.TrimPrefix(err.Error(), "sources: "))
 				valid = false
 			}
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/policywire/policywire"
 	"github.com/policywire/policywire/config"
 	"github.com/policywire/policywire/query"
+	"github.com/policywire/policywire/sources"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -54,7 +55,7 @@ func TestBadConfigs(t *testing.T) {
 	for _, file := range files {
 		name := strings.TrimSuffix(filepath.Base(file), ".yaml")
 		t.Run(name, func(t *testing.T) {
-			cfg, err := config.Load(file, env(badEnv), config.WithQueryCheck(queryCheck))
+			cfg, err := config.Load(file, env(badEnv), config.WithQueryCheck(queryCheck), config.WithLinkCheck(sources.CheckLinkTemplate))
 			if err == nil {
 				t.Fatalf("loaded without error: %+v", cfg)
 			}

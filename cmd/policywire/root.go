@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/policywire/policywire/config"
+	"github.com/policywire/policywire/sources"
 )
 
 // Exit codes of the process.
@@ -185,6 +186,7 @@ func (a *app) loadConfig() (*config.Config, error) {
 	cfg, err := config.Load(path,
 		config.WithLookupEnv(a.lookupEnv),
 		config.WithQueryCheck(queryCheck),
+		config.WithLinkCheck(sources.CheckLinkTemplate),
 		config.WithVersion(buildVersion()),
 	)
 	var errs config.Errors
