@@ -158,6 +158,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
+	defer b.Close()
 
 	out.line("%s", out.style(bold, "policywire demo")+" — five sample sources served from this machine; no network, no chat account needed.")
 	out.line("")
