@@ -47,6 +47,16 @@ func testConfig(fixtures *testenv.FixtureServer) *config.Config {
 	}
 }
 
+// councilAndEEAS serves a Council fixture at /council.rss and the EEAS
+// listing at /eeas.html, as testConfig expects.
+func councilAndEEAS(t *testing.T, council string) *testenv.FixtureServer {
+	t.Helper()
+	fixtures := testenv.NewFixtureServer(t)
+	fixtures.Set("/council.rss", testenv.SourceFixture(t, council), testenv.ContentTypeFor(council))
+	fixtures.Set("/eeas.html", testenv.SourceFixture(t, "eeas-press.html"), testenv.ContentTypeFor(".html"))
+	return fixtures
+}
+
 func newPipeline(t *testing.T, cfg *config.Config, fixtures *testenv.FixtureServer, dir string, fake *slackfake.Fake) *pipeline {
 	t.Helper()
 	st, err := store.Open(filepath.Join(dir, "policywire.db"), store.Options{Timeout: time.Second})
@@ -78,9 +88,7 @@ func titles(posts []slackfake.Post) []string {
 }
 
 func TestRunOnceDeliversEachStoryOnceWithAlsoReportedBy(t *testing.T) {
-	fixtures := testenv.NewFixtureServer(t)
-	fixtures.Set("/council.rss", testenv.SourceFixture(t, "council-press.rss"), testenv.ContentTypeFor(".rss"))
-	fixtures.Set("/eeas.html", testenv.SourceFixture(t, "eeas-press.html"), testenv.ContentTypeFor(".html"))
+	fixtures := councilAndEEAS(t, "council-press.rss")
 	fake := slackfake.New(t)
 	cfg := testConfig(fixtures)
 	p := newPipeline(t, cfg, fixtures, t.TempDir(), fake)
@@ -130,9 +138,7 @@ func TestRunOnceDeliversEachStoryOnceWithAlsoReportedBy(t *testing.T) {
 }
 
 func TestRunOnceParksChannelNotFoundAndReportsIt(t *testing.T) {
-	fixtures := testenv.NewFixtureServer(t)
-	fixtures.Set("/council.rss", testenv.SourceFixture(t, "council-press.rss"), testenv.ContentTypeFor(".rss"))
-	fixtures.Set("/eeas.html", testenv.SourceFixture(t, "eeas-press.html"), testenv.ContentTypeFor(".html"))
+	fixtures := councilAndEEAS(t, "council-press.rss")
 	fake := slackfake.New(t)
 	fake.ChannelError("C0EUDESK", "channel_not_found")
 	cfg := testConfig(fixtures)
@@ -154,9 +160,7 @@ func TestRunOnceParksChannelNotFoundAndReportsIt(t *testing.T) {
 }
 
 func TestFailingSourceIsRecordedAndOthersStillDeliver(t *testing.T) {
-	fixtures := testenv.NewFixtureServer(t)
-	fixtures.Set("/council.rss", testenv.SourceFixture(t, "council-challenge.html"), testenv.ContentTypeFor(".html"))
-	fixtures.Set("/eeas.html", testenv.SourceFixture(t, "eeas-press.html"), testenv.ContentTypeFor(".html"))
+	fixtures := councilAndEEAS(t, "council-challenge.html")
 	fake := slackfake.New(t)
 	cfg := testConfig(fixtures)
 	p := newPipeline(t, cfg, fixtures, t.TempDir(), fake)
@@ -186,9 +190,7 @@ func TestFailingSourceIsRecordedAndOthersStillDeliver(t *testing.T) {
 }
 
 func TestRetentionPrunesOldItemsButNeverAlertsThemAgain(t *testing.T) {
-	fixtures := testenv.NewFixtureServer(t)
-	fixtures.Set("/council.rss", testenv.SourceFixture(t, "council-press.rss"), testenv.ContentTypeFor(".rss"))
-	fixtures.Set("/eeas.html", testenv.SourceFixture(t, "eeas-press.html"), testenv.ContentTypeFor(".html"))
+	fixtures := councilAndEEAS(t, "council-press.rss")
 	fake := slackfake.New(t)
 	cfg := testConfig(fixtures)
 	cfg.Channels[0].Topics = nil // every item, so pruned items would show
