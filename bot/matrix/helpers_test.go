@@ -155,14 +155,7 @@ func contentJSON(t *testing.T, ev *event.Event) []byte {
 	if err := json.Unmarshal(ev.Content.VeryRaw, &m); err != nil {
 		t.Fatalf("content of %s: %v", ev.ID, err)
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(m); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return indentJSON(t, m)
 }
 
 func rawContent(t *testing.T, ev *event.Event) map[string]any {
@@ -193,4 +186,18 @@ func golden(t *testing.T, name string, got []byte) {
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s differs from the golden file (run with -update after checking):\n--- got ---\n%s\n--- want ---\n%s", path, got, want)
 	}
+}
+
+// indentJSON writes m indented, keys sorted and HTML not escaped, as the
+// golden files hold event content.
+func indentJSON(t *testing.T, m map[string]any) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(m); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }

@@ -308,14 +308,7 @@ func goldenContent(t *testing.T, ev *event.Event, drop ...string) []byte {
 	for _, k := range drop {
 		delete(m, k)
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(m); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return indentJSON(t, m)
 }
 
 func TestListenerJoinsOnInviteAndAnswersCommands(t *testing.T) {

@@ -23,14 +23,7 @@ func marshalGolden(t *testing.T, v any) []byte {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(m); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return indentJSON(t, m)
 }
 
 func TestRenderDigestGolden(t *testing.T) {
