@@ -60,8 +60,8 @@ func parseFeed(d document) ([]policywire.Item, error) {
 		if !ok {
 			continue
 		}
-		n.Summary = wordpressTrailer.ReplaceAllString(n.Summary, "")
-		n.Content = wordpressTrailer.ReplaceAllString(n.Content, "")
+		n.Summary = trimWordpressTrailer(n.Summary)
+		n.Content = trimWordpressTrailer(n.Content)
 		items = append(items, n)
 	}
 	return items, nil
@@ -107,11 +107,74 @@ func feedItemLink(fi *gofeed.Item) string {
 	return ""
 }
 
+// WordPress ends feed texts with "The post <title> appeared first on
+// <site>.", which says nothing about the item.
+const (
+	wordpressPost     = "The post "
+	wordpressAppeared = " appeared first on "
+)
+
+// trimWordpressTrailer drops the WordPress trailer and the spaces before it
+// from the end of s: "The post ", a title of 1 to 600 runes, " appeared
+// first on ", a site of 1 to 200 runes and an optional ".", all on the last
+// line. It does what the regular expression
+//
+//	\s*The post .{1,600}? appeared first on [^\n]{1,200}?\.?$
+//
+// does, without running one over every item.
+func trimWordpressTrailer(s string) string {
+	last := s[strings.LastIndexByte(s, '\n')+1:]
+	if !strings.Contains(last, wordpressAppeared) {
+		return s
+	}
+	offset := len(s) - len(last)
+	for i := 0; ; i++ {
+		k := strings.Index(last[i:], wordpressPost)
+		if k < 0 {
+			return s
+		}
+		i += k
+		if isWordpressTrailer(last[i+len(wordpressPost):]) {
+			start := offset + i
+			for start > 0 && isRegexpSpace(s[start-1]) {
+				start--
+			}
+			return s[:start]
+		}
+	}
+}
+
+// isWordpressTrailer reports whether rest, the last line after "The post ",
+// is a title, " appeared first on " and a site, with the rune counts the
+// trailer allows.
+func isWordpressTrailer(rest string) bool {
+	for i := 1; i < len(rest); i++ {
+		k := strings.Index(rest[i:], wordpressAppeared)
+		if k < 0 {
+			return false
+		}
+		i += k
+		title := utf8.RuneCountInString(rest[:i])
+		if title > 600 {
+			return false
+		}
+		// The site's final "." is optional, so it may be the 201st rune.
+		site := rest[i+len(wordpressAppeared):]
+		n := utf8.RuneCountInString(site)
+		if n >= 1 && (n <= 200 || n == 201 && strings.HasSuffix(site, ".")) {
+			return true
+		}
+	}
+	return false
+}
+
+// isRegexpSpace is \s of Go's regular expressions: ASCII spaces only.
+func isRegexpSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r'
+}
+
 var (
-	// WordPress ends feed texts with "The post <title> appeared first on
-	// <site>.", which says nothing about the item.
-	wordpressTrailer = regexp.MustCompile(`\s*The post .{1,600}? appeared first on [^\n]{1,200}?\.?$`)
-	celexPrefix      = regexp.MustCompile(`^CELEX:\s*([0-9A-Z()_.-]+)\s*:\s*`)
+	celexPrefix = regexp.MustCompile(`^CELEX:\s*([0-9A-Z()_.-]+)\s*:\s*`)
 	// GOV.UK puts the document type before the title in organisation
 	// feeds ("Press release: …") and not in its search feeds; the type is
 	// kept as a category so that the same story reads the same from both.
