@@ -54,21 +54,26 @@ func Extractive(text string, topicWords []string, maxChars int) string {
 		return ""
 	}
 
+	// Each sentence is folded and split into words once, for all the
+	// signals below.
 	tiers := make([]int, len(sentences))
+	ws := make([][]string, len(sentences))
 	best := tierBoilerplate
 	for i, s := range sentences {
-		tiers[i] = sentenceTier(s)
+		folded := fold(s)
+		ws[i] = words(folded)
+		tiers[i] = sentenceTier(s, folded)
 		best = min(best, tiers[i])
 	}
 
 	// Term weights come from all the text that is not furniture.
 	freq := map[string]int{}
 	maxFreq := 0
-	for i, s := range sentences {
+	for i := range sentences {
 		if tiers[i] == tierBoilerplate && best != tierBoilerplate {
 			continue
 		}
-		for _, w := range contentWords(s) {
+		for _, w := range contentWordsOf(ws[i]) {
 			freq[w]++
 			maxFreq = max(maxFreq, freq[w])
 		}
@@ -82,12 +87,12 @@ func Extractive(text string, topicWords []string, maxChars int) string {
 		if tiers[i] != best {
 			continue
 		}
-		key := strings.Join(words(fold(s)), " ")
+		key := strings.Join(ws[i], " ")
 		if seen[key] {
 			continue
 		}
 		seen[key] = true
-		cands = append(cands, candidate{index: i, text: s, runes: utf8.RuneCountInString(s), score: termScore(s, freq, maxFreq)})
+		cands = append(cands, candidate{index: i, text: s, runes: utf8.RuneCountInString(s), score: termScore(contentWordsOf(ws[i]), freq, maxFreq)})
 		maxTerm = math.Max(maxTerm, cands[len(cands)-1].score)
 	}
 	for k := range cands {
@@ -97,7 +102,7 @@ func Extractive(text string, topicWords []string, maxChars int) string {
 			term = c.score / maxTerm
 		}
 		lead := 1 / (1 + 0.25*float64(c.index))
-		c.score = leadWeight*lead + termWeight*term + topicWeight*topicScore(c.text, topics)
+		c.score = leadWeight*lead + termWeight*term + topicWeight*topicScore(ws[c.index], topics)
 	}
 
 	ranked := make([]candidate, len(cands))
@@ -128,8 +133,9 @@ func Extractive(text string, topicWords []string, maxChars int) string {
 	return strings.Join(parts, " ")
 }
 
-func sentenceTier(s string) int {
-	if isBoilerplate(s) {
+// sentenceTier rates sentence s, folded being fold(s).
+func sentenceTier(s, folded string) int {
+	if isFoldedBoilerplate(s, folded) {
 		return tierBoilerplate
 	}
 	if len(strings.Fields(s)) < minSentenceWords || !endsWithPunctuation(s) {
@@ -147,12 +153,11 @@ func endsWithPunctuation(s string) bool {
 }
 
 // termScore sums the relative frequency of a sentence's distinct content
-// words, damped by its length so that long sentences do not win by size.
-func termScore(s string, freq map[string]int, maxFreq int) float64 {
+// words ws, damped by its length so that long sentences do not win by size.
+func termScore(ws []string, freq map[string]int, maxFreq int) float64 {
 	if maxFreq == 0 {
 		return 0
 	}
-	ws := contentWords(s)
 	if len(ws) == 0 {
 		return 0
 	}
@@ -179,15 +184,14 @@ func foldTopics(topicWords []string) [][]string {
 	return out
 }
 
-// topicScore is 0 for a sentence without topic words, and between 0.5 and 1
-// by the share of topic words it contains otherwise. A word matches a topic
-// word that is its prefix ("diplomat" matches "diplomatic"), as query words
-// are stems more often than not.
-func topicScore(s string, topics [][]string) float64 {
+// topicScore is 0 for a sentence of words ws without topic words, and
+// between 0.5 and 1 by the share of topic words it contains otherwise. A word
+// matches a topic word that is its prefix ("diplomat" matches "diplomatic"),
+// as query words are stems more often than not.
+func topicScore(ws []string, topics [][]string) float64 {
 	if len(topics) == 0 {
 		return 0
 	}
-	ws := words(fold(s))
 	found := 0
 	for _, t := range topics {
 		if containsPhrase(ws, t) {

@@ -17,10 +17,13 @@ type referencePattern struct {
 	normalize func(m []string) string
 }
 
-func containsAny(subs ...string) func(string) bool {
+func containsAny(subs ...string) func(string) bool { return anyString(strings.Contains, subs) }
+
+// anyString returns a test of whether has(text, sub) for one of subs.
+func anyString(has func(text, sub string) bool, subs []string) func(string) bool {
 	return func(text string) bool {
 		for _, s := range subs {
-			if strings.Contains(text, s) {
+			if has(text, s) {
 				return true
 			}
 		}
@@ -39,12 +42,68 @@ func digitThenUpper(text string) bool {
 	return false
 }
 
+// somewhere returns a test of whether at some occurrence of sep in a text,
+// at reports true of the text before and after it.
+func somewhere(sep string, at func(before, after string) bool) func(string) bool {
+	return func(text string) bool {
+		for off := 0; ; {
+			i := strings.Index(text[off:], sep)
+			if i < 0 {
+				return false
+			}
+			i += off
+			if at(text[:i], text[i+len(sep):]) {
+				return true
+			}
+			off = i + 1
+		}
+	}
+}
+
+// parenThen returns a test of whether some "(" in a text, and the white
+// space after it, is followed by what next accepts.
+func parenThen(next func(rest string) bool) func(string) bool {
+	return somewhere("(", func(_, after string) bool {
+		return next(strings.TrimLeft(after, regexpSpace))
+	})
+}
+
+// regexpSpace is what \s matches.
+const regexpSpace = "\t\n\f\r "
+
+// codeSlashDigit returns a test of whether one of codes, a slash and a
+// digit follow each other somewhere, as in IP/26/301.
+func codeSlashDigit(codes ...string) func(string) bool {
+	return somewhere("/", func(before, after string) bool {
+		if after == "" || !isDigit(after[0]) {
+			return false
+		}
+		for _, c := range codes {
+			if strings.HasSuffix(before, c) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func isUpper(c byte) bool { return c >= 'A' && c <= 'Z' }
+
+// councilNumber reports whether "ST", white space and a digit follow each
+// other somewhere, as in ST 11406/22.
+var councilNumber = somewhere("ST", func(_, after string) bool {
+	rest := strings.TrimLeft(after, regexpSpace)
+	return len(rest) < len(after) && rest != "" && isDigit(rest[0])
+})
+
 // The year in every pattern is 19xx or 20xx, which is what keeps plain dates,
 // phone numbers and amounts out.
 var referencePatterns = []referencePattern{
 	// Interinstitutional procedure: 2023/0212(COD), 2022/2048(INI).
 	{
-		mayMatch: containsAny("("),
+		mayMatch: parenThen(func(s string) bool { return len(s) >= 3 && isUpper(s[0]) && isUpper(s[1]) && isUpper(s[2]) }),
 		re:       regexp.MustCompile(`\b((?:19|20)\d{2})\s*/\s*(\d{4})\s*\(\s*(COD|CNS|NLE|APP|INI|INL|BUD|DEC|RSP|DCE|REG|IMM|RPS|DEA|ACI|AVC|SYN|COS|CNC|ITS|INS|RSO|BUI)\s*\)`),
 		normalize: func(m []string) string {
 			return m[1] + "/" + m[2] + "(" + m[3] + ")"
@@ -53,14 +112,14 @@ var referencePatterns = []referencePattern{
 	// Commission documents: COM(2023) 123 final, SWD(2023) 45, C(2023) 123,
 	// JOIN(2023) 1, and the ELI-like COM/2023/123 final.
 	{
-		mayMatch: containsAny("("),
+		mayMatch: parenThen(func(s string) bool { return strings.HasPrefix(s, "19") || strings.HasPrefix(s, "20") }),
 		re:       regexp.MustCompile(`\b(COM|SWD|SEC|JOIN|C)\s*\(\s*((?:19|20)\d{2})\s*\)\s*(\d{1,5})\b(\s+final\b)?`),
 		normalize: func(m []string) string {
 			return m[1] + "(" + m[2] + ") " + trimZeros(m[3]) + finalSuffix(m[4])
 		},
 	},
 	{
-		mayMatch: containsAny("/"),
+		mayMatch: codeSlashDigit("COM", "SWD", "SEC", "JOIN"),
 		re:       regexp.MustCompile(`\b(COM|SWD|SEC|JOIN)/((?:19|20)\d{2})/(\d{1,5})\b(\s+final\b)?`),
 		normalize: func(m []string) string {
 			return m[1] + "(" + m[2] + ") " + trimZeros(m[3]) + finalSuffix(m[4])
@@ -68,7 +127,7 @@ var referencePatterns = []referencePattern{
 	},
 	// Council documents: ST 11406/22, ST 11406/22 REV 1.
 	{
-		mayMatch: containsAny("ST"),
+		mayMatch: councilNumber,
 		re:       regexp.MustCompile(`\bST\s+(\d{4,5})/(\d{2})\b(?:\s+(REV|COR|ADD)\s+(\d{1,2})\b)?`),
 		normalize: func(m []string) string {
 			s := "ST " + m[1] + "/" + m[2]
@@ -90,7 +149,7 @@ var referencePatterns = []referencePattern{
 	// Commission press material: IP/26/301, STATEMENT/26/2001, and the
 	// presscorner link form statement_26_2001.
 	{
-		mayMatch: containsAny("/"),
+		mayMatch: codeSlashDigit("IP", "STATEMENT", "MEMO", "SPEECH", "QANDA", "MEX", "AC"),
 		re:       regexp.MustCompile(`\b(IP|STATEMENT|MEMO|SPEECH|QANDA|MEX|AC)/(\d{2})/(\d{1,5})\b`),
 		normalize: func(m []string) string {
 			return m[1] + "/" + m[2] + "/" + m[3]
@@ -126,14 +185,18 @@ func finalSuffix(s string) string {
 // final, SWD, SEC, C, JOIN), Council documents (ST 11406/22 REV 1), CELEX
 // numbers (32022R2065) and press codes (IP/26/301, STATEMENT/26/2001).
 // A link may be passed too, once its percent-escapes are decoded.
-func References(text string) []string {
+func References(text string) []string { return findReferences(text, true) }
+
+// findReferences is References, with the cheap tests in front of the
+// regexps or without them.
+func findReferences(text string, cheapTests bool) []string {
 	type hit struct {
 		start, end int
 		ref        string
 	}
 	var hits []hit
 	for _, p := range referencePatterns {
-		if !p.mayMatch(text) {
+		if cheapTests && !p.mayMatch(text) {
 			continue
 		}
 		for _, loc := range p.re.FindAllStringSubmatchIndex(text, -1) {

@@ -69,3 +69,45 @@ func TestReferences(t *testing.T) {
 		})
 	}
 }
+
+// referencesByRegexps is References without the cheap tests in front of
+// the regexps: what the tests must never change.
+func referencesByRegexps(text string) []string { return findReferences(text, false) }
+
+// referenceLines hold each kind of reference, with the odd spacing the
+// regexps allow, so that the comparison below covers every cheap test.
+var referenceLines = []string{
+	"procedure 2023/0212 ( COD ) is pending; see 2022/2048(INI)",
+	"Proposal COM (2023)  369   final and C( 2023) 4475",
+	"CELEX-like COM/2023/123 final and JOIN/2021/30",
+	"Council document ST\t11406/22 REV 1 and ST 9321/23",
+	"CELEX:32022R2065 and 02016R0679-20160504",
+	"IP/26/301, STATEMENT/26/2001, AC/24/12",
+	"https://ec.europa.eu/commission/presscorner/detail/en/statement_26_2001",
+}
+
+func TestReferencesCheapTestsChangeNothing(t *testing.T) {
+	texts := append(slices.Clone(referenceLines), fixtureTexts(t)...)
+	found := 0
+	for _, s := range texts {
+		got, want := References(s), referencesByRegexps(s)
+		if !slices.Equal(got, want) {
+			t.Errorf("References(%q) = %q, the regexps alone find %q", s, got, want)
+		}
+		found += len(want)
+	}
+	if found < 20 {
+		t.Errorf("only %d references in all the texts; the comparison has no teeth", found)
+	}
+}
+
+func FuzzReferencesCheapTests(f *testing.F) {
+	for _, s := range referenceLines {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := References(s), referencesByRegexps(s); !slices.Equal(got, want) {
+			t.Errorf("References(%q) = %q, the regexps alone find %q", s, got, want)
+		}
+	})
+}

@@ -4,22 +4,15 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
-	"golang.org/x/text/runes"
-	"golang.org/x/text/transform"
-	"golang.org/x/text/unicode/norm"
+	"github.com/policywire/policywire/query"
 )
 
 // fold lower-cases s and removes its diacritics, so "Réunion" and "reunion"
-// compare equal.
-func fold(s string) string {
-	t := transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
-	out, _, err := transform.String(t, s)
-	if err != nil {
-		out = s
-	}
-	return strings.ToLower(out)
-}
+// compare equal. It is the query language's folding, which reads most text
+// without decomposing it.
+func fold(s string) string { return query.Fold(s) }
 
 // words splits folded text into words of letters and digits.
 func words(folded string) []string {
@@ -30,10 +23,13 @@ func words(folded string) []string {
 
 // contentWords returns the words of s that carry meaning: folded, not stop
 // words, not single letters and not pure numbers.
-func contentWords(s string) []string {
+func contentWords(s string) []string { return contentWordsOf(words(fold(s))) }
+
+// contentWordsOf keeps the content words of folded words ws.
+func contentWordsOf(ws []string) []string {
 	var out []string
-	for _, w := range words(fold(s)) {
-		if len([]rune(w)) < 2 || stopWords[w] || isDigits(w) {
+	for _, w := range ws {
+		if utf8.RuneCountInString(w) < 2 || stopWords[w] || isDigits(w) {
 			continue
 		}
 		out = append(out, w)
@@ -77,43 +73,74 @@ func foldedSetOf(words ...string) map[string]bool {
 	return m
 }
 
+// boilerplatePattern is one kind of page furniture: a regexp matched
+// against folded text, behind a cheap test of something every match
+// contains. Nearly every sentence of an article passes none of the tests,
+// and skipping the regexps there makes most of the cost of a summary go
+// away.
+type boilerplatePattern struct {
+	mayMatch func(folded string) bool
+	re       *regexp.Regexp
+}
+
+func anyOf(subs ...string) func(string) bool { return containsAny(subs...) }
+
+func prefixedBy(prefixes ...string) func(string) bool {
+	return anyString(strings.HasPrefix, prefixes)
+}
+
+// atMost is the test for patterns that match a whole short text.
+func atMost(n int) func(string) bool {
+	return func(s string) bool { return len(s) <= n }
+}
+
+func endsWithDigit(s string) bool {
+	return s != "" && s[len(s)-1] >= '0' && s[len(s)-1] <= '9'
+}
+
+// mentionsCookies guards the cookie notices.
+var mentionsCookies = anyOf("cookie", "accepted", "rejected")
+
 // boilerplatePatterns match the furniture of web pages and feeds: cookie
 // notices, sharing and printing widgets, navigation, feedback forms,
 // newsletter sign-ups and contact blocks. They are matched against folded
 // text and only against short blocks and sentences, so that an article about
 // cookie rules is not mistaken for a cookie banner.
-var boilerplatePatterns = []*regexp.Regexp{
+var boilerplatePatterns = []boilerplatePattern{
 	// Cookie notices, phrased as a site speaks of itself, so that news about
 	// cookie rules is kept.
-	regexp.MustCompile(`\b(we|this (site|website|service)|gov\.uk|europa\.eu) (use|uses|set|sets|would like to (use|set)|store|stores)\b.*\bcookies\b`),
-	regexp.MustCompile(`\bcookies\b.*\b(to (improve|give|make|remember|understand|collect|measure|help|ensure|offer|provide|analyse|analyze)|on your (device|computer|browser))\b`),
-	regexp.MustCompile(`\b(accept|reject|refuse|allow|manage|change|customi[sz]e)( all| additional| analytics| optional| essential| non-essential| necessary)? cookies\b`),
-	regexp.MustCompile(`\bcookie (settings|preferences|notice)\b|\b(analytics|strictly necessary) cookies\b|\byou( have|.ve) (accepted|rejected)\b`),
-	// Sharing, printing and navigation.
-	regexp.MustCompile(`^(share|share this( page| article)?|share on \w+|print|print this page|print friendly|email|tweet|download|download pdf|related links|related content|related articles|related documents|related topics|see also|read more|more information|tags?|topics?|follow us|back to top|top|next|previous|home|menu|search|skip to (main )?content|you are here|breadcrumb|privacy (policy|notice|statement)|terms of use|legal notice|accessibility( statement)?|cookies?|contact( us)?|sitemap|faq)\s*:?$`),
-	regexp.MustCompile(`\bshare (this|on) (page|article|facebook|twitter|x|linkedin|email|whatsapp)\b`),
-	regexp.MustCompile(`\bskip to (main )?content\b|\byou are here\s*:`),
+	{mentionsCookies, regexp.MustCompile(`\b(we|this (site|website|service)|gov\.uk|europa\.eu) (use|uses|set|sets|would like to (use|set)|store|stores)\b.*\bcookies\b`)},
+	{mentionsCookies, regexp.MustCompile(`\bcookies\b.*\b(to (improve|give|make|remember|understand|collect|measure|help|ensure|offer|provide|analyse|analyze)|on your (device|computer|browser))\b`)},
+	{mentionsCookies, regexp.MustCompile(`\b(accept|reject|refuse|allow|manage|change|customi[sz]e)( all| additional| analytics| optional| essential| non-essential| necessary)? cookies\b`)},
+	{mentionsCookies, regexp.MustCompile(`\bcookie (settings|preferences|notice)\b|\b(analytics|strictly necessary) cookies\b|\byou( have|.ve) (accepted|rejected)\b`)},
+	// Sharing, printing and navigation. The longest fixed label is 23
+	// characters; "share on" takes any word.
+	{func(s string) bool { return len(s) <= 25 || strings.HasPrefix(s, "share on ") },
+		regexp.MustCompile(`^(share|share this( page| article)?|share on \w+|print|print this page|print friendly|email|tweet|download|download pdf|related links|related content|related articles|related documents|related topics|see also|read more|more information|tags?|topics?|follow us|back to top|top|next|previous|home|menu|search|skip to (main )?content|you are here|breadcrumb|privacy (policy|notice|statement)|terms of use|legal notice|accessibility( statement)?|cookies?|contact( us)?|sitemap|faq)\s*:?$`)},
+	{anyOf("share "), regexp.MustCompile(`\bshare (this|on) (page|article|facebook|twitter|x|linkedin|email|whatsapp)\b`)},
+	{anyOf("skip to ", "you are here"), regexp.MustCompile(`\bskip to (main )?content\b|\byou are here\s*:`)},
 	// Feedback forms.
-	regexp.MustCompile(`\b(is|was) this page (useful|helpful)\b`),
-	regexp.MustCompile(`\b(report a problem with this page|help us improve|thank you for your feedback|don.?t include personal or financial information|yes this page is useful|no this page is not useful)\b`),
+	{anyOf("this page"), regexp.MustCompile(`\b(is|was) this page (useful|helpful)\b`)},
+	{anyOf("report a problem", "help us improve", "your feedback", "include personal", "this page is"),
+		regexp.MustCompile(`\b(report a problem with this page|help us improve|thank you for your feedback|don.?t include personal or financial information|yes this page is useful|no this page is not useful)\b`)},
 	// Newsletters.
-	regexp.MustCompile(`\b(sign up|subscribe)\b.*\b(newsletter|updates|alerts|emails?|mailing list)\b`),
-	regexp.MustCompile(`\bnewsletter\b.*\b(sign up|subscribe|register|receive)\b`),
+	{anyOf("sign up", "subscribe"), regexp.MustCompile(`\b(sign up|subscribe)\b.*\b(newsletter|updates|alerts|emails?|mailing list)\b`)},
+	{anyOf("newsletter"), regexp.MustCompile(`\bnewsletter\b.*\b(sign up|subscribe|register|receive)\b`)},
 	// Legal lines and browser warnings.
-	regexp.MustCompile(`©|\bcopyright (\d{4}|information|notice)\b|\ball rights reserved\b`),
-	regexp.MustCompile(`\b(enable|turn on) javascript\b|\byour browser\b.*\b(not supported|outdated|javascript)\b`),
+	{anyOf("©", "copyright", "all rights reserved"), regexp.MustCompile(`©|\bcopyright (\d{4}|information|notice)\b|\ball rights reserved\b`)},
+	{anyOf("javascript", "your browser"), regexp.MustCompile(`\b(enable|turn on) javascript\b|\byour browser\b.*\b(not supported|outdated|javascript)\b`)},
 	// Page metadata.
-	regexp.MustCompile(`^(published|last updated|updated|first published)\b.{0,40}$`),
-	regexp.MustCompile(`^(from|part of|related|explore the topic|contents|page \d+ of \d+)\s*:`),
-	regexp.MustCompile(`^the following (statement )?is attributed to\b`),
-	regexp.MustCompile(`^(updates to this page|news story|press release|press statement|statement|speech|fact sheet|media note|readout|news article|news)$`),
+	{prefixedBy("published", "last updated", "updated", "first published"), regexp.MustCompile(`^(published|last updated|updated|first published)\b.{0,40}$`)},
+	{anyOf(":"), regexp.MustCompile(`^(from|part of|related|explore the topic|contents|page \d+ of \d+)\s*:`)},
+	{prefixedBy("the following"), regexp.MustCompile(`^the following (statement )?is attributed to\b`)},
+	{atMost(20), regexp.MustCompile(`^(updates to this page|news story|press release|press statement|statement|speech|fact sheet|media note|readout|news article|news)$`)},
 	// A date alone: "April 4, 2022", "18 July 2022 15:20", "01.09.2022".
-	regexp.MustCompile(`^(\d{1,2}\.? [a-z]+ \d{4}|[a-z]+\.? \d{1,2}, \d{4}|\d{1,2}[./]\d{1,2}[./]\d{4}|\d{4}-\d{2}-\d{2})( \d{1,2}[:.]\d{2})?$`),
+	{endsWithDigit, regexp.MustCompile(`^(\d{1,2}\.? [a-z]+ \d{4}|[a-z]+\.? \d{1,2}, \d{4}|\d{1,2}[./]\d{1,2}[./]\d{4}|\d{4}-\d{2}-\d{2})( \d{1,2}[:.]\d{2})?$`)},
 	// Contact blocks.
-	regexp.MustCompile(`\bpress (contact|contacts|officer|office)\b.*(\+\d|@|\bphone\b|\btel\b)`),
-	regexp.MustCompile(`\+\d{2,3}[\s().\d]{7,}`),
-	regexp.MustCompile(`[\w.+-]+@[\w-]+\.[\w.-]+`),
-	regexp.MustCompile(`\b(visit the meeting page|watch the (video|press conference))\b`),
+	{anyOf("press "), regexp.MustCompile(`\bpress (contact|contacts|officer|office)\b.*(\+\d|@|\bphone\b|\btel\b)`)},
+	{anyOf("+"), regexp.MustCompile(`\+\d{2,3}[\s().\d]{7,}`)},
+	{anyOf("@"), regexp.MustCompile(`[\w.+-]+@[\w-]+\.[\w.-]+`)},
+	{anyOf("visit the meeting page", "watch the "), regexp.MustCompile(`\b(visit the meeting page|watch the (video|press conference))\b`)},
 }
 
 // boilerplateMaxRunes bounds the text the patterns are tried on: furniture is
@@ -121,17 +148,24 @@ var boilerplatePatterns = []*regexp.Regexp{
 const boilerplateMaxRunes = 300
 
 // isBoilerplate reports whether a short block or sentence is page furniture.
-func isBoilerplate(s string) bool {
+func isBoilerplate(s string) bool { return isFoldedBoilerplate(s, "") }
+
+// isFoldedBoilerplate is isBoilerplate with fold(s) already made, or ""
+// when it is not.
+func isFoldedBoilerplate(s, folded string) bool {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return true
 	}
-	if len([]rune(s)) > boilerplateMaxRunes {
+	if utf8.RuneCountInString(s) > boilerplateMaxRunes {
 		return false
 	}
-	f := strings.Join(strings.Fields(fold(s)), " ")
-	for _, re := range boilerplatePatterns {
-		if re.MatchString(f) {
+	if folded == "" {
+		folded = fold(s)
+	}
+	f := strings.Join(strings.Fields(folded), " ")
+	for _, p := range boilerplatePatterns {
+		if p.mayMatch(f) && p.re.MatchString(f) {
 			return true
 		}
 	}
