@@ -1,6 +1,9 @@
 package sources
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestCleanRunesKeepsTextAndDropsWhatIsNotText(t *testing.T) {
 	for in, want := range map[string]string{
@@ -16,4 +19,45 @@ func TestCleanRunesKeepsTextAndDropsWhatIsNotText(t *testing.T) {
 			t.Errorf("cleanRunes(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// cleanTextSpec is what cleanText does in one pass: cleanRunes, then
+// spaces collapsed line by line and blank lines dropped.
+func cleanTextSpec(s string, lineBreak byte) string {
+	var lines []string
+	for _, l := range strings.Split(cleanRunes(s), "\n") {
+		if l = strings.Join(strings.Fields(l), " "); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines, string(lineBreak))
+}
+
+var cleanTextCases = []string{
+	"", " ", "\n", "a", " a ", "a  b", "a \n b", "\n\na\n\n\nb\n", "a\r\nb\rc",
+	"a\u200b b", "a \u200b b", "a\u00a0\u3000b", "\t a\u2028b\u2029", "a\v\fb", "\xff a \xff",
+	"é \u0085 日本", "x\x00\x1by", "a\ue000 \ufeffb", " \r\n ",
+}
+
+func TestCleanTextIsCleanRunesThenSpaces(t *testing.T) {
+	for _, s := range cleanTextCases {
+		for _, lb := range []byte{'\n', ' '} {
+			if got, want := cleanText(s, lb), cleanTextSpec(s, lb); got != want {
+				t.Errorf("cleanText(%q, %q) = %q, want %q", s, lb, got, want)
+			}
+		}
+	}
+}
+
+func FuzzCleanText(f *testing.F) {
+	for _, s := range cleanTextCases {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, lb := range []byte{'\n', ' '} {
+			if got, want := cleanText(s, lb), cleanTextSpec(s, lb); got != want {
+				t.Errorf("cleanText(%q, %q) = %q, want %q", s, lb, got, want)
+			}
+		}
+	})
 }

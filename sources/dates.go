@@ -124,7 +124,7 @@ func ParseDate(s, layout string, loc *time.Location) (time.Time, error) {
 	if loc == nil {
 		loc = time.UTC
 	}
-	s = strings.Join(strings.Fields(cleanRunes(s)), " ")
+	s = cleanText(s, ' ')
 	if s == "" {
 		return time.Time{}, errNoDate
 	}

@@ -241,20 +241,27 @@ func ResolveURL(base *url.URL, ref string) string {
 // removed. It reads the input as a token stream, so deeply nested markup
 // costs no recursion.
 func PlainText(s string) string {
+	return plainText(s, '\n')
+}
+
+// plainText is PlainText with lineBreak written between lines: '\n', or
+// ' ' for text on one line.
+func plainText(s string, lineBreak byte) string {
 	if s == "" {
 		return ""
 	}
 	if !strings.ContainsAny(s, "<&") {
-		return cleanLines(s)
+		return cleanText(s, lineBreak)
 	}
 	var b strings.Builder
+	b.Grow(len(s))
 	z := html.NewTokenizer(strings.NewReader(s))
 	skip := 0 // depth inside elements whose text is not content
 	for {
 		tt := z.Next()
 		switch tt {
 		case html.ErrorToken:
-			return cleanLines(b.String())
+			return cleanText(b.String(), lineBreak)
 		case html.TextToken:
 			if skip == 0 {
 				b.Write(z.Text())
@@ -300,15 +307,50 @@ var blockElements = map[atom.Atom]bool{
 // cleanLines removes unwanted characters, collapses spaces within lines and
 // drops blank lines.
 func cleanLines(s string) string {
-	s = cleanRunes(s)
-	lines := strings.Split(s, "\n")
-	out := lines[:0]
-	for _, l := range lines {
-		if l = strings.Join(strings.Fields(l), " "); l != "" {
-			out = append(out, l)
+	return cleanText(s, '\n')
+}
+
+// cleanText is cleanRunes followed by collapsing spaces, in one pass: no
+// space at the start or end of a line, one space between words, no blank
+// line, and lineBreak between lines ('\n', or ' ' to join them).
+func cleanText(s string, lineBreak byte) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	var owed byte // separator to write before the next text, if any text came before
+	for i := 0; i < len(s); {
+		// Copy runs of printable ASCII, nearly all of a feed, whole.
+		j := i
+		for j < len(s) && s[j] > ' ' && s[j] < 0x7f {
+			j++
 		}
+		size := j - i
+		if size == 0 {
+			var r rune
+			r, size = utf8.DecodeRuneInString(s[i:])
+			switch kindOf(r) {
+			case spaceRune:
+				if owed == 0 {
+					owed = ' '
+				}
+				i += size
+				continue
+			case lineBreakRune:
+				owed = lineBreak
+				i += size
+				continue
+			case droppedRune:
+				i += size
+				continue
+			}
+		}
+		if owed != 0 && b.Len() > 0 {
+			b.WriteByte(owed)
+		}
+		owed = 0
+		b.WriteString(s[i : i+size])
+		i += size
 	}
-	return strings.Join(out, "\n")
+	return b.String()
 }
 
 // cleanRunes drops invalid UTF-8, control characters (keeping line breaks
@@ -325,28 +367,48 @@ func cleanRunes(s string) string {
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
-		i += size
-		switch {
-		case r == utf8.RuneError:
-			continue
-		case r == '\n':
-			b.WriteByte('\n')
-		case r == '\r':
-			if i < len(s) && s[i] == '\n' {
-				continue
-			}
-			b.WriteByte('\n')
-		case r == '\u2028' || r == '\u2029':
-			b.WriteByte('\n')
-		case r == '\t' || r == '\u00a0' || r == '\u3000' || (unicode.IsSpace(r) && r > 0x7f):
+		switch kindOf(r) {
+		case textRune:
+			b.WriteString(s[i : i+size])
+		case spaceRune:
 			b.WriteByte(' ')
-		case unicode.IsControl(r), invisible(r):
-			continue
-		default:
-			b.WriteRune(r)
+		case lineBreakRune:
+			// "\r\n" is one line break.
+			if r != '\r' || i+1 == len(s) || s[i+1] != '\n' {
+				b.WriteByte('\n')
+			}
 		}
+		i += size
 	}
 	return b.String()
+}
+
+// runeKind is what cleaning makes of a rune.
+type runeKind uint8
+
+const (
+	textRune      runeKind = iota // kept
+	spaceRune                     // a plain space
+	lineBreakRune                 // a line break
+	droppedRune                   // nothing
+)
+
+// kindOf classes a rune for cleaning: invalid UTF-8 (read as
+// utf8.RuneError), control, zero-width and bidi-control characters are
+// dropped, tabs and Unicode spaces are spaces, CR and the Unicode line and
+// paragraph separators are line breaks.
+func kindOf(r rune) runeKind {
+	switch {
+	case r == utf8.RuneError:
+		return droppedRune
+	case r == '\n' || r == '\r' || r == '\u2028' || r == '\u2029':
+		return lineBreakRune
+	case r == ' ' || r == '\t' || r == '\u00a0' || r == '\u3000' || (unicode.IsSpace(r) && r > 0x7f):
+		return spaceRune
+	case unicode.IsControl(r), invisible(r):
+		return droppedRune
+	}
+	return textRune
 }
 
 // invisible reports zero-width, bidi-control and other format characters
@@ -369,7 +431,7 @@ func invisible(r rune) bool {
 // CleanTitle is a title as shown: plain text on one line, at most
 // MaxTitleRunes runes, cut at a word boundary with "…" when longer.
 func CleanTitle(s string) string {
-	return truncateRunes(strings.Join(strings.Fields(PlainText(s)), " "), MaxTitleRunes)
+	return truncateRunes(plainText(s, ' '), MaxTitleRunes)
 }
 
 // truncateRunes cuts s to at most n runes (counting the "…" it appends),
@@ -430,7 +492,7 @@ func normalizeItem(src config.Source, it policywire.Item, base *url.URL, pageLan
 	if it.Content == it.Summary {
 		it.Content = ""
 	}
-	it.GUID = strings.Join(strings.Fields(cleanRunes(it.GUID)), " ")
+	it.GUID = cleanText(it.GUID, ' ')
 	it.URL = ResolveURL(base, cleanRunes(it.URL))
 	it.CanonicalURL = ""
 	if it.URL != "" {
@@ -464,7 +526,7 @@ func cleanCategories(in []string) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, c := range in {
-		c = truncateRunes(strings.Join(strings.Fields(PlainText(c)), " "), 200)
+		c = truncateRunes(plainText(c, ' '), 200)
 		if c == "" || seen[strings.ToLower(c)] {
 			continue
 		}
