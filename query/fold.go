@@ -2,6 +2,7 @@ package query
 
 import (
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -26,19 +27,76 @@ func Fold(s string) string {
 	if i == len(s) {
 		return s // already folded: the common case costs no allocation
 	}
-	for j := i; j < len(s); j++ {
-		if s[j] >= utf8.RuneSelf {
-			return foldUnicode(s)
-		}
-	}
-	b := []byte(s)
-	for j := i; j < len(b); j++ {
-		if 'A' <= b[j] && b[j] <= 'Z' {
-			b[j] += 'a' - 'A'
-		}
-	}
-	return string(b)
+	var b strings.Builder
+	b.Grow(len(s))
+	b.WriteString(s[:i])
+	foldTo(&b, s[i:])
+	return b.String()
 }
+
+// foldTo writes Fold(s) to b. Folding works rune by rune except where
+// decomposition reorders combining marks, which never happens across a
+// character that decomposes to one starting with a base character (ASCII
+// ones included): the text is folded in pieces cut there, ASCII directly,
+// common letters from a table, and only the rest through foldUnicode.
+func foldTo(b *strings.Builder, s string) {
+	for i := 0; i < len(s); {
+		j := i
+		for j < len(s) && s[j] < utf8.RuneSelf && (s[j] < 'A' || s[j] > 'Z') {
+			j++
+		}
+		b.WriteString(s[i:j])
+		if j == len(s) {
+			return
+		}
+		if s[j] < utf8.RuneSelf {
+			b.WriteByte(s[j] + 'a' - 'A')
+			i = j + 1
+			continue
+		}
+		k := j + 1
+		for k < len(s) && s[k] >= utf8.RuneSelf {
+			k++
+		}
+		foldNonASCII(b, s[j:k])
+		i = k
+	}
+}
+
+// foldNonASCII folds a run of non-ASCII characters.
+func foldNonASCII(b *strings.Builder, s string) {
+	table := foldedRunes()
+	for _, r := range s {
+		if r >= foldTableEnd || !table[r-utf8.RuneSelf].ok {
+			b.WriteString(foldUnicode(s))
+			return
+		}
+	}
+	for _, r := range s {
+		b.WriteString(table[r-utf8.RuneSelf].s)
+	}
+}
+
+// foldTableEnd is where the table of folded characters ends: Latin, Greek
+// and Cyrillic are below it.
+const foldTableEnd = 0x500
+
+type foldedRune struct {
+	s  string // foldUnicode of the character alone
+	ok bool   // its decomposition starts with a base character
+}
+
+var foldedRunes = sync.OnceValue(func() []foldedRune {
+	t := make([]foldedRune, foldTableEnd-utf8.RuneSelf)
+	for r := rune(utf8.RuneSelf); r < foldTableEnd; r++ {
+		s := string(r)
+		t[r-utf8.RuneSelf] = foldedRune{
+			s:  foldUnicode(s),
+			ok: norm.NFD.PropertiesString(strings.ToLower(s)).LeadCCC() == 0,
+		}
+	}
+	return t
+})
 
 func foldUnicode(s string) string {
 	// Lower-casing first means the decomposition sees the lower-case letter,
@@ -92,24 +150,51 @@ func Tokens(s string) []string {
 // appendTokens appends the words of an already folded string; the words are
 // substrings of f, so tokenizing costs one slice, not one string per word.
 func appendTokens(dst []string, f string) []string {
-	start := -1
-	for i, r := range f {
-		if isWordRune(r) {
-			if start < 0 {
-				start = i
-			}
-			continue
+	for i := 0; ; {
+		s, e := nextWord(f, i)
+		if s < 0 {
+			return dst
 		}
-		if start >= 0 {
-			dst = append(dst, f[start:i])
-			start = -1
-		}
+		dst = append(dst, f[s:e])
+		i = e
 	}
-	if start >= 0 {
-		dst = append(dst, f[start:])
-	}
-	return dst
 }
+
+// nextWord returns the bounds of the first word of f at or after byte i,
+// or -1, -1 when there is none.
+func nextWord(f string, i int) (start, end int) {
+	start = -1
+	for i < len(f) {
+		c, size := f[i], 1
+		var word bool
+		if c < utf8.RuneSelf {
+			word = asciiWord[c]
+		} else {
+			var r rune
+			r, size = utf8.DecodeRuneInString(f[i:])
+			word = isWordRune(r)
+		}
+		switch {
+		case word && start < 0:
+			start = i
+		case !word && start >= 0:
+			return start, i
+		}
+		i += size
+	}
+	if start < 0 {
+		return -1, -1
+	}
+	return start, len(f)
+}
+
+// asciiWord says which ASCII characters are word characters.
+var asciiWord = func() (t [utf8.RuneSelf]bool) {
+	for c := range t {
+		t[c] = isWordRune(rune(c))
+	}
+	return t
+}()
 
 func isWordRune(r rune) bool {
 	if r < utf8.RuneSelf {

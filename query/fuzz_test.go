@@ -22,7 +22,7 @@ func FuzzParse(f *testing.F) {
 		Source: "eeas-press", Title: "Digital diplomacy: a tech ambassador", Summary: "Cyber-security and resilience.",
 		Language: "fr", Categories: []string{"Asia"}, References: []string{"COM(2023) 123 final", "2023/0212(COD)"},
 	}
-	doc := Prepare(item)
+	doc, oracle := Prepare(item), newOracleDoc(item)
 	f.Fuzz(func(t *testing.T, s string) {
 		q, err := Parse(s)
 		if err != nil {
@@ -44,6 +44,9 @@ func FuzzParse(f *testing.F) {
 		if q.Match(doc) != again.Match(doc) {
 			t.Fatalf("Parse(%q) and its canonical form %q disagree on a match", s, q.String())
 		}
+		if q.Match(doc) != oracle.match(q.Root()) {
+			t.Fatalf("Parse(%q): Match says %v, the plain reading of the query the opposite", s, q.Match(doc))
+		}
 		_ = Words(q)
 	})
 }
@@ -54,6 +57,9 @@ func FuzzFold(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		folded := Fold(s)
+		if want := foldReference(s); folded != want {
+			t.Fatalf("Fold(%q) = %q, want %q", s, folded, want)
+		}
 		if Fold(folded) != folded {
 			t.Fatalf("Fold(%q) = %q, but Fold of that is %q", s, folded, Fold(folded))
 		}

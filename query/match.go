@@ -1,7 +1,9 @@
 package query
 
 import (
+	"bytes"
 	"cmp"
+	"hash/maphash"
 	"slices"
 	"strings"
 
@@ -12,32 +14,43 @@ import (
 // so that many queries can be matched against it cheaply. A Doc is read-only
 // after Prepare and safe for concurrent use.
 type Doc struct {
-	title      textField // the title
-	summary    textField // the summary, then the content
-	categories textField // every category, one after the other
-	// all holds the distinct words of title, summary, content and
-	// categories, sorted: the default field for single words.
-	all []string
-	// sig is a Bloom filter of all: a word whose bits are not set is in no
-	// text field, which settles most lookups without comparing strings.
-	sig    signature
+	// words are the distinct words of title, summary, content and
+	// categories, in the order they first occur; first[i] is the first
+	// byte of words[i], and in[i] says which fields it occurs in.
+	words []string
+	first []byte
+	in    []fieldSet
+	// table finds a word by its wordHash: open addressing, each slot the
+	// high half of the hash and 1 + the word's index (0: empty slot).
+	table []uint64
+	// toks are the words of the text in order, as indexes into words, with
+	// noWord after each part a phrase must not run across: title, summary,
+	// content, every category. The title is toks[:titleEnd], summary and
+	// content toks[titleEnd:summaryEnd], the categories the rest.
+	toks                 []int32
+	titleEnd, summaryEnd int32
+	// The positions in toks of words[i] are pos[start[i]:start[i+1]],
+	// ascending.
+	start []int32
+	pos   []int32
+
 	source string
 	lang   string
 	refs   []string // distinct references in NormalizeRef form, sorted
 }
 
-// textField indexes the words of one field for exact, prefix and phrase
-// lookups without scanning its text.
-type textField struct {
-	// tokens are the words in text order; an empty token separates parts a
-	// phrase must not run across (summary and content, two categories).
-	tokens []string
-	words  []string // distinct words, sorted
-	// The positions in tokens of words[i] are pos[start[i]:start[i+1]],
-	// ascending.
-	start []int32
-	pos   []int32
-}
+// fieldSet is a set of text fields.
+type fieldSet uint8
+
+const (
+	inTitle fieldSet = 1 << iota
+	inSummary
+	inCategories
+	inAny = inTitle | inSummary | inCategories
+)
+
+// noWord ends a part of the text in Doc.toks.
+const noWord = -1
 
 // Prepare folds and tokenizes an item once for matching. Title, summary,
 // content and categories are the text fields; source, language and
@@ -47,30 +60,28 @@ func Prepare(it policywire.Item) *Doc {
 		source: normalizeKeyword(FieldSource, it.Source),
 		lang:   normalizeKeyword(FieldLang, it.Language),
 	}
-	d.title = newTextField(appendTokens(nil, Fold(it.Title)))
-
-	toks := appendTokens(nil, Fold(it.Summary))
+	// Every part is folded into one string, which the words are cut from.
+	n := len(it.Title) + len(it.Summary) + len(it.Content)
+	for _, c := range it.Categories {
+		n += len(c)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	var partsBuf [8]textPart
+	parts := partsBuf[:0]
+	add := func(s string, f fieldSet) {
+		foldTo(&b, s)
+		parts = append(parts, textPart{end: b.Len(), field: f})
+	}
+	add(it.Title, inTitle)
+	add(it.Summary, inSummary)
 	if it.Content != "" {
-		toks = appendTokens(append(toks, ""), Fold(it.Content))
+		add(it.Content, inSummary)
 	}
-	d.summary = newTextField(toks)
-
-	toks = nil
-	for i, c := range it.Categories {
-		if i > 0 {
-			toks = append(toks, "")
-		}
-		toks = appendTokens(toks, Fold(c))
+	for _, c := range it.Categories {
+		add(c, inCategories)
 	}
-	d.categories = newTextField(toks)
-
-	d.all = mergeUnique(nil, d.title.words, d.summary.words)
-	if len(d.categories.words) > 0 {
-		d.all = mergeUnique(nil, d.all, d.categories.words)
-	}
-	for _, w := range d.all {
-		d.sig.add(wordHash(w))
-	}
+	d.index(b.String(), parts)
 
 	for _, r := range it.References {
 		if n := NormalizeRef(r); n != "" {
@@ -82,48 +93,182 @@ func Prepare(it policywire.Item) *Doc {
 	return d
 }
 
-// mergeUnique merges two sorted lists of distinct words into dst, keeping
-// each word once. dst must not share memory with a or b.
-func mergeUnique(dst, a, b []string) []string {
-	if dst == nil {
-		dst = make([]string, 0, len(a)+len(b))
-	}
-	for len(a) > 0 && len(b) > 0 {
-		switch c := strings.Compare(a[0], b[0]); {
-		case c < 0:
-			dst, a = append(dst, a[0]), a[1:]
-		case c > 0:
-			dst, b = append(dst, b[0]), b[1:]
-		default:
-			dst, a, b = append(dst, a[0]), a[1:], b[1:]
-		}
-	}
-	return append(append(dst, a...), b...)
+// textPart is where a part of the folded text ends, and its field.
+type textPart struct {
+	end   int
+	field fieldSet
 }
 
-func newTextField(tokens []string) textField {
-	f := textField{tokens: tokens}
-	order := make([]int32, 0, len(tokens))
-	for i, t := range tokens {
-		if t != "" {
-			order = append(order, int32(i))
+// index tokenizes the folded text, part by part, and builds the word
+// table and the positions.
+func (d *Doc) index(text string, parts []textPart) {
+	// About one word in six bytes of text, half of them distinct.
+	est := len(text)/6 + len(parts)
+	d.toks = make([]int32, 0, est)
+	d.words = make([]string, 0, est/2+1)
+	d.first = make([]byte, 0, cap(d.words))
+	d.in = make([]fieldSet, 0, cap(d.words))
+	size := 16
+	for size < est {
+		size *= 2
+	}
+	d.table = make([]uint64, size)
+	begin := 0
+	for _, p := range parts {
+		for i := begin; ; {
+			s, e := nextWord(text[:p.end], i)
+			if s < 0 {
+				break
+			}
+			id := d.intern(text[s:e])
+			d.in[id] |= p.field
+			d.toks = append(d.toks, id)
+			i = e
+		}
+		d.toks = append(d.toks, noWord)
+		begin = p.end
+		switch p.field {
+		case inTitle:
+			d.titleEnd = int32(len(d.toks))
+			d.summaryEnd = d.titleEnd
+		case inSummary:
+			d.summaryEnd = int32(len(d.toks))
 		}
 	}
-	slices.SortFunc(order, func(a, b int32) int {
-		if c := strings.Compare(tokens[a], tokens[b]); c != 0 {
-			return c
-		}
-		return cmp.Compare(a, b)
-	})
-	f.pos = order
-	for i, p := range order {
-		if i == 0 || tokens[p] != tokens[order[i-1]] {
-			f.words = append(f.words, tokens[p])
-			f.start = append(f.start, int32(i))
+	// Positions by word, in text order: a counting sort of the tokens.
+	start := make([]int32, len(d.words)+2)
+	for _, t := range d.toks {
+		if t != noWord {
+			start[t+2]++
 		}
 	}
-	f.start = append(f.start, int32(len(order)))
-	return f
+	for i := 2; i < len(start); i++ {
+		start[i] += start[i-1]
+	}
+	d.pos = make([]int32, start[len(start)-1])
+	for p, t := range d.toks {
+		if t != noWord {
+			d.pos[start[t+1]] = int32(p)
+			start[t+1]++
+		}
+	}
+	d.start = start[:len(d.words)+1]
+}
+
+// intern returns the index of a word in d.words, adding it if new.
+func (d *Doc) intern(w string) int32 {
+	h := wordHash(w)
+	mask := uint64(len(d.table) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		e := d.table[i]
+		if e == 0 {
+			id := int32(len(d.words))
+			d.words = append(d.words, w)
+			d.first = append(d.first, w[0])
+			d.in = append(d.in, 0)
+			d.table[i] = h>>32<<32 | uint64(id+1)
+			if 2*len(d.words) > len(d.table) {
+				d.grow()
+			}
+			return id
+		}
+		if e>>32 == h>>32 && d.words[uint32(e)-1] == w {
+			return int32(uint32(e) - 1)
+		}
+	}
+}
+
+// grow doubles the word table.
+func (d *Doc) grow() {
+	old := d.table
+	d.table = make([]uint64, 2*len(old))
+	mask := uint64(len(d.table) - 1)
+	for _, e := range old {
+		if e == 0 {
+			continue
+		}
+		h := wordHash(d.words[uint32(e)-1])
+		i := h & mask
+		for d.table[i] != 0 {
+			i = (i + 1) & mask
+		}
+		d.table[i] = e
+	}
+}
+
+// lookup returns the index of a word in d.words, or -1; h is its wordHash.
+func (d *Doc) lookup(w string, h uint64) int32 {
+	mask := uint64(len(d.table) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		e := d.table[i]
+		if e == 0 {
+			return -1
+		}
+		if e>>32 == h>>32 && d.words[uint32(e)-1] == w {
+			return int32(uint32(e) - 1)
+		}
+	}
+}
+
+// hasWord reports whether a word occurs in one of the fields; h is its
+// wordHash.
+func (d *Doc) hasWord(w string, h uint64, fields fieldSet) bool {
+	id := d.lookup(w, h)
+	return id >= 0 && d.in[id]&fields != 0
+}
+
+// hasPrefix reports whether a word of one of the fields starts with p.
+func (d *Doc) hasPrefix(p string, fields fieldSet) bool {
+	if p == "" {
+		return slices.ContainsFunc(d.in, func(in fieldSet) bool { return in&fields != 0 })
+	}
+	for i := 0; ; i++ {
+		j := bytes.IndexByte(d.first[i:], p[0])
+		if j < 0 {
+			return false
+		}
+		i += j
+		if d.in[i]&fields != 0 && strings.HasPrefix(d.words[i], p) {
+			return true
+		}
+	}
+}
+
+// hasPhrase reports whether words occur next to each other, in order,
+// starting within toks[lo:hi]; hashes are their wordHash.
+func (d *Doc) hasPhrase(words []string, hashes []uint64, lo, hi int32) bool {
+	id := d.lookup(words[0], hashes[0])
+	if id < 0 {
+		return false
+	}
+	for i := 1; i < len(words); i++ {
+		if d.lookup(words[i], hashes[i]) < 0 {
+			return false
+		}
+	}
+	for _, p := range d.pos[d.start[id]:d.start[id+1]] {
+		if p < lo {
+			continue
+		}
+		if p >= hi || int(p)+len(words) > len(d.toks) {
+			return false // positions ascend: no later one fits either
+		}
+		if d.followedBy(p, words[1:]) {
+			return true
+		}
+	}
+	return false
+}
+
+// followedBy reports whether the tokens after position p are words.
+func (d *Doc) followedBy(p int32, words []string) bool {
+	for k, w := range words {
+		t := d.toks[int(p)+1+k]
+		if t == noWord || d.words[t] != w {
+			return false
+		}
+	}
+	return true
 }
 
 // Match reports whether the prepared item matches the query.
@@ -266,33 +411,26 @@ func (m *matcher) match(d *Doc) bool {
 	case opNot:
 		return !m.kids[0].match(d)
 	case opTerm:
-		if len(m.hashes) > 0 && !d.sig.has(m.hashes[0]) {
-			return false
-		}
 		return m.matchTerm(d)
 	case opPhrase:
-		for _, h := range m.hashes {
-			if !d.sig.has(h) {
-				return false
-			}
-		}
 		switch m.field {
 		case fTitle:
-			return d.title.hasPhrase(m.words)
+			return d.hasPhrase(m.words, m.hashes, 0, d.titleEnd)
 		case fSummary:
-			return d.summary.hasPhrase(m.words)
+			return d.hasPhrase(m.words, m.hashes, d.titleEnd, d.summaryEnd)
 		}
-		return d.title.hasPhrase(m.words) || d.summary.hasPhrase(m.words) || d.categories.hasPhrase(m.words)
+		return d.hasPhrase(m.words, m.hashes, 0, int32(len(d.toks)))
 	}
 	return false
 }
 
 func (m *matcher) matchTerm(d *Doc) bool {
+	fields := inAny
 	switch m.field {
 	case fTitle:
-		return hasWord(d.title.words, m.word, m.prefix)
+		fields = inTitle
 	case fSummary:
-		return hasWord(d.summary.words, m.word, m.prefix)
+		fields = inSummary
 	case fSource:
 		return hasValue(d.source, m.word, m.prefix)
 	case fLang:
@@ -300,7 +438,10 @@ func (m *matcher) matchTerm(d *Doc) bool {
 	case fRef:
 		return hasWord(d.refs, m.word, m.prefix)
 	}
-	return hasWord(d.all, m.word, m.prefix)
+	if m.prefix {
+		return d.hasPrefix(m.word, fields)
+	}
+	return d.hasWord(m.word, m.hashes[0], fields)
 }
 
 // hasWord looks w up in a sorted list, as a whole entry or as the start of one.
@@ -319,44 +460,7 @@ func hasValue(v, w string, prefix bool) bool {
 	return v == w
 }
 
-// hasPhrase reports whether words occur next to each other, in order.
-func (f *textField) hasPhrase(words []string) bool {
-	i, found := slices.BinarySearch(f.words, words[0])
-	if !found {
-		return false
-	}
-	for _, p := range f.pos[f.start[i]:f.start[i+1]] {
-		end := int(p) + len(words)
-		if end > len(f.tokens) {
-			return false // positions ascend: no later one fits either
-		}
-		if slices.Equal(f.tokens[int(p)+1:end], words[1:]) {
-			return true
-		}
-	}
-	return false
-}
+// wordHash is the hash words are looked up by in a Doc.
+func wordHash(w string) uint64 { return maphash.String(wordSeed, w) }
 
-// signature is a 1024-bit Bloom filter with two bits per word.
-type signature [16]uint64
-
-func (s *signature) add(h uint64) {
-	a, b := h&1023, (h>>32)&1023
-	s[a>>6] |= 1 << (a & 63)
-	s[b>>6] |= 1 << (b & 63)
-}
-
-func (s *signature) has(h uint64) bool {
-	a, b := h&1023, (h>>32)&1023
-	return s[a>>6]&(1<<(a&63)) != 0 && s[b>>6]&(1<<(b&63)) != 0
-}
-
-// wordHash is 64-bit FNV-1a.
-func wordHash(w string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(w); i++ {
-		h ^= uint64(w[i])
-		h *= 1099511628211
-	}
-	return h
-}
+var wordSeed = maphash.MakeSeed()
