@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -20,11 +21,26 @@ import (
 
 // The benchmarks search an index of 100,000 synthetic items, built once per
 // test process (go test -bench Search -run '^$' ./store/index/), never by a
-// plain go test.
-const benchItems = 100_000
+// plain go test. POLICYWIRE_INDEX_BENCH_ITEMS sets another number of items,
+// to see how the search scales (a million items takes minutes to build:
+// keep it with POLICYWIRE_INDEX_BENCH_DIR).
+const defaultBenchItems = 100_000
 
-// benchCache holds the 100,000-item index between runs of BenchmarkSearch
-// in one process; TestMain removes its directory.
+// benchItems is the number of items of the benchmark index.
+func benchItems(b *testing.B) int {
+	s := os.Getenv("POLICYWIRE_INDEX_BENCH_ITEMS")
+	if s == "" {
+		return defaultBenchItems
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		b.Fatalf("POLICYWIRE_INDEX_BENCH_ITEMS=%q: want a positive number of items", s)
+	}
+	return n
+}
+
+// benchCache holds the benchmark index between runs of BenchmarkSearch in
+// one process; TestMain removes its directory.
 var benchCache struct {
 	once  sync.Once
 	dir   string
@@ -110,7 +126,7 @@ func syntheticItems(n int) []policywire.Item {
 	return items
 }
 
-func benchIndex(b *testing.B) *Index {
+func benchIndex(b *testing.B, size int) *Index {
 	b.Helper()
 	benchCache.once.Do(func() {
 		// POLICYWIRE_INDEX_BENCH_DIR keeps the index between processes, to
@@ -131,10 +147,24 @@ func benchIndex(b *testing.B) *Index {
 			return
 		}
 		benchCache.x = x
-		if n, err := x.Count(); keep && err == nil && n == benchItems {
+		if n, err := x.Count(); keep && err == nil && n == uint64(size) {
 			return
 		}
-		items := syntheticItems(benchItems)
+		if err := x.Close(); err != nil {
+			benchCache.err = err
+			return
+		}
+		// A kept index of another size is built again from nothing.
+		if err := os.RemoveAll(filepath.Join(dir, "index")); err != nil {
+			benchCache.err = err
+			return
+		}
+		if x, err = Open(filepath.Join(dir, "index"), nil); err != nil {
+			benchCache.err = err
+			return
+		}
+		benchCache.x = x
+		items := syntheticItems(size)
 		for i := 0; i < len(items); i += 5000 {
 			if err := x.Index(items[i:min(i+5000, len(items))]); err != nil {
 				benchCache.err = err
@@ -170,13 +200,16 @@ var benchQueries = []string{
 }
 
 func BenchmarkSearch(b *testing.B) {
-	x := benchIndex(b)
+	size := benchItems(b)
+	x := benchIndex(b, size)
 	n, err := x.Count()
-	if err != nil || n != benchItems {
+	if err != nil || n != uint64(size) {
 		b.Fatalf("index holds %d items (%v)", n, err)
 	}
-	b.Logf("built the index of %d items in %s (%.0f items/s), %.1f MB on disk",
-		benchItems, benchCache.build.Round(time.Millisecond), benchItems/benchCache.build.Seconds(), float64(dirSize(b, benchCache.x.Dir()))/1e6)
+	if benchCache.build > 0 {
+		b.Logf("built the index of %d items in %s (%.0f items/s)", size, benchCache.build.Round(time.Millisecond), float64(size)/benchCache.build.Seconds())
+	}
+	b.Logf("%d items, %.1f MB on disk", size, float64(dirSize(b, benchCache.x.Dir()))/1e6)
 	parsed := make([]*query.Query, len(benchQueries))
 	for i, s := range benchQueries {
 		parsed[i] = query.MustParse(s)
