@@ -3,6 +3,7 @@ package bot
 import (
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 
@@ -71,5 +72,26 @@ func TestBatchIndexerGathersPollsIntoBatches(t *testing.T) {
 	}
 	if n, _ := idx.total(); n != 803+indexBatchSize {
 		t.Fatalf("Close lost items: %d indexed", n)
+	}
+}
+
+func TestBatchIndexerBoundsTheTextOfABatch(t *testing.T) {
+	idx := &countingIndex{}
+	x := newBatchIndexer(idx, slog.New(slog.DiscardHandler))
+	defer x.Close()
+	// Items of full articles: 300 KB each. The fourth passes a megabyte of
+	// text, and its poll writes the batch.
+	long := policywire.Item{Title: "long", Content: strings.Repeat("word ", 60_000)}
+	for i := range 4 {
+		long.ID = fmt.Sprint(i)
+		if err := x.Index([]policywire.Item{long}); err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := idx.total(); i < 3 && n != 0 {
+			t.Fatalf("%d items of 300 KB were written before a megabyte gathered", n)
+		}
+	}
+	if n, b := idx.total(); n != 4 || b != 1 {
+		t.Fatalf("four items of 300 KB should be one batch, written by the fourth poll; got %d items in %d batches", n, b)
 	}
 }
