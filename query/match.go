@@ -3,7 +3,7 @@ package query
 import (
 	"bytes"
 	"cmp"
-	"hash/maphash"
+	"math/bits"
 	"slices"
 	"strings"
 
@@ -460,7 +460,41 @@ func hasValue(v, w string, prefix bool) bool {
 	return v == w
 }
 
-// wordHash is the hash words are looked up by in a Doc.
-func wordHash(w string) uint64 { return maphash.String(wordSeed, w) }
+// wordHash is the hash words are looked up by in a Doc: a multiply-mix of
+// the word's bytes read eight, four or one at a time, cheaper than a byte by
+// byte hash on the few bytes a word has.
+func wordHash(w string) uint64 {
+	const k0, k1, k2 = 0xa0761d6478bd642f, 0xe7037ed1a0b428db, 0x8ebc6af09c88c6e3
+	n := len(w)
+	var a, b uint64
+	switch {
+	case n > 8:
+		h := uint64(n) ^ k0
+		for s := w; len(s) > 8; s = s[8:] {
+			h = mix(h^le64(s), k1)
+		}
+		a, b = h, le64(w[n-8:]) // the last eight bytes, overlapping
+	case n >= 4:
+		a = uint64(le32(w))<<32 | uint64(le32(w[n-4:]))
+	case n > 0:
+		a = uint64(w[0])<<16 | uint64(w[n>>1])<<8 | uint64(w[n-1])
+	}
+	return mix(a^k1, b^k2^uint64(n))
+}
 
-var wordSeed = maphash.MakeSeed()
+// mix folds the 128-bit product of a and b to 64 bits.
+func mix(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return hi ^ lo
+}
+
+func le64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+func le32(s string) uint32 {
+	_ = s[3]
+	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
+}
