@@ -406,7 +406,7 @@ func (in *ingestTx) join(st *storyRecord, m storyMember, it policywire.Item, rou
 		}
 	}
 	if routed {
-		if err := in.alert(st, it, alsoFrom(earlier, it.Source)); err != nil {
+		if err := in.alert(st, it, earlier); err != nil {
 			return err
 		}
 	}
@@ -414,9 +414,12 @@ func (in *ingestTx) join(st *storyRecord, m storyMember, it policywire.Item, rou
 }
 
 // alert writes an outbox row for each channel that wants the item and has
-// not had the story yet.
-func (in *ingestTx) alert(st *storyRecord, it policywire.Item, also []policywire.AlsoReported) error {
+// not had the story yet; the rows list the earlier members of the story
+// from other sources.
+func (in *ingestTx) alert(st *storyRecord, it policywire.Item, earlier []storyMember) error {
 	routes := mergeRoutes(in.route(it))
+	var also []policywire.AlsoReported
+	hydrated := false
 	for _, r := range routes {
 		if _, had := st.Alerts[r.Channel]; had {
 			continue
@@ -424,6 +427,12 @@ func (in *ingestTx) alert(st *storyRecord, it policywire.Item, also []policywire
 		aid := alertID(st.ID, r.Channel)
 		if ids := deliveredBucket(in.tx, r.Channel, subDeliveredIDs); ids != nil && ids.Get([]byte(aid)) != nil {
 			continue
+		}
+		if !hydrated {
+			if err := hydrate(in.tx, earlier); err != nil {
+				return err
+			}
+			also, hydrated = alsoFrom(earlier, it.Source), true
 		}
 		// A message shows title, link, date and summary: the row need not
 		// carry the content, which is most of an item's size.

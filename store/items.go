@@ -158,6 +158,9 @@ func (s *Store) AlsoReported(itemID string) ([]policywire.AlsoReported, error) {
 		if err != nil {
 			return err
 		}
+		if err := hydrate(tx, st.Members); err != nil {
+			return err
+		}
 		out = alsoFrom(st.Members, rec.Item.Source)
 		return nil
 	})
@@ -310,13 +313,16 @@ func getStoryBySeq(tx *bolt.Tx, seq uint64) (*storyRecord, error) {
 		return nil, fmt.Errorf("story %d: %w", seq, err)
 	}
 	st.Seq = seq
-	return &st, hydrate(tx, &st)
+	return &st, nil
 }
 
 // hydrate fills in the members that are archived items from their records.
-func hydrate(tx *bolt.Tx, st *storyRecord) error {
-	for i := range st.Members {
-		m := &st.Members[i]
+// A story read from its record has only ItemSeq and Source of those (see
+// putStory): enough to tell its sources, which is most of what is asked of
+// it; the rest costs reading every member's item.
+func hydrate(tx *bolt.Tx, members []storyMember) error {
+	for i := range members {
+		m := &members[i]
 		if m.ItemSeq == 0 || m.URL != "" {
 			continue
 		}
