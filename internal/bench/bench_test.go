@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -58,6 +59,11 @@ func TestRunTiny(t *testing.T) {
 	}
 	if changed.Alerts > 0 && (p.ChangeToMessage.Count != changed.Alerts || p.PollToMessage.Count != changed.Alerts) {
 		t.Errorf("latency samples %d and %d for %d alerts", p.ChangeToMessage.Count, p.PollToMessage.Count, changed.Alerts)
+	}
+	for _, c := range p.Cycles {
+		if runtime.GOOS == "linux" && (c.PeakAnonRSSBytes <= 0 || c.PeakRSSBytes < c.PeakAnonRSSBytes || c.PeakRSSBytes > p.PeakRSSBytes) {
+			t.Errorf("%s cycle: peak VmRSS %d, anon %d; the run's peak %d", c.Name, c.PeakRSSBytes, c.PeakAnonRSSBytes, p.PeakRSSBytes)
+		}
 	}
 	if p.ArchivedItems < 20*20 {
 		t.Errorf("archived %d items from 20 sources of at least 20 items", p.ArchivedItems)

@@ -41,6 +41,10 @@ type Cycle struct {
 	// alert arrived, until the process went idle: the search index merging
 	// its segments, the garbage collector.
 	BackgroundCPUSeconds float64 `json:"background_cpu_seconds"`
+	// The highest VmRSS and RssAnon sampled during the cycle: the cold
+	// poll's burst apart from what polling costs once the archive exists.
+	PeakRSSBytes     int64 `json:"peak_rss_bytes"`
+	PeakAnonRSSBytes int64 `json:"peak_anon_rss_bytes"`
 }
 
 // Latency summarizes a set of durations in milliseconds.
@@ -185,14 +189,24 @@ func (r *runner) pipeline(ctx context.Context, n, conc int) (PipelineRun, error)
 		env.bot.Dispatcher.Wait()
 	}()
 
+	// Each cycle takes the memory peak since the previous one; the run's
+	// peak is the highest of them.
+	var runPeak rssPeak
+	cyclePeak := func(c *Cycle) {
+		p := r.rss.takePeak()
+		c.PeakRSSBytes, c.PeakAnonRSSBytes = p.total, p.anon
+		runPeak.total, runPeak.anon = max(runPeak.total, p.total), max(runPeak.anon, p.anon)
+	}
 	cold, _, err := r.cycle(ctx, env, "cold", nil)
 	if err != nil {
 		return run, err
 	}
+	cyclePeak(&cold)
 	steady, _, err := r.cycle(ctx, env, "steady (all 304)", nil)
 	if err != nil {
 		return run, err
 	}
+	cyclePeak(&steady)
 	change, err := env.fixtures.change(ctx, r.opts.ChangedShare)
 	if err != nil {
 		return run, err
@@ -201,13 +215,14 @@ func (r *runner) pipeline(ctx context.Context, n, conc int) (PipelineRun, error)
 	if err != nil {
 		return run, err
 	}
+	cyclePeak(&changed)
 	run.Cycles = []Cycle{cold, steady, changed}
 	run.ChangeToMessage, run.PollToMessage = deliveries.changeLatency, deliveries.pollLatency
 
 	stopDispatch()
 	env.bot.Dispatcher.Wait()
 	peak := r.rss.takePeak()
-	run.PeakRSSBytes, run.PeakAnonRSSBytes = peak.total, peak.anon
+	run.PeakRSSBytes, run.PeakAnonRSSBytes = max(runPeak.total, peak.total), max(runPeak.anon, peak.anon)
 	run.MaxRSSBytes = maxRSS()
 	if depth, err := env.store.OutboxDepth(); err != nil {
 		return run, fmt.Errorf("bench: outbox: %w", err)
