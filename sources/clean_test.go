@@ -3,6 +3,8 @@ package sources
 import (
 	"strings"
 	"testing"
+
+	"golang.org/x/net/html"
 )
 
 func TestCleanRunesKeepsTextAndDropsWhatIsNotText(t *testing.T) {
@@ -60,4 +62,20 @@ func FuzzCleanText(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestPlainTextWithoutMarkupIsOneTextToken holds the shortcut for text
+// without "<" to what the tokenizer makes of it: one text token.
+func TestPlainTextWithoutMarkupIsOneTextToken(t *testing.T) {
+	for _, s := range append(cleanTextCases, "a &amp; b", "&nbsp;x&nbspy", "&#13;\r\n&#10;z", "&notit; &amp",
+		"&#x110000;&#0;&#xD800;", "\x00&amp;\x00", "&lt;p&gt;", "caf&eacute; &AElig", "&\xff;", ">") {
+		z := html.NewTokenizer(strings.NewReader(s))
+		var text []byte
+		for z.Next() == html.TextToken {
+			text = append(text, z.Text()...)
+		}
+		if got, want := PlainText(s), cleanLines(string(text)); got != want {
+			t.Errorf("PlainText(%q) = %q, want %q", s, got, want)
+		}
+	}
 }

@@ -247,11 +247,10 @@ func PlainText(s string) string {
 // plainText is PlainText with lineBreak written between lines: '\n', or
 // ' ' for text on one line.
 func plainText(s string, lineBreak byte) string {
-	if s == "" {
-		return ""
-	}
-	if !strings.ContainsAny(s, "<&") {
-		return cleanText(s, lineBreak)
+	if !strings.Contains(s, "<") {
+		// The tokenizer would read all of it as one text token and only
+		// decode its entities.
+		return cleanText(html.UnescapeString(s), lineBreak)
 	}
 	var b strings.Builder
 	b.Grow(len(s))
@@ -318,28 +317,30 @@ func cleanText(s string, lineBreak byte) string {
 	b.Grow(len(s))
 	var owed byte // separator to write before the next text, if any text came before
 	for i := 0; i < len(s); {
-		// Copy runs of printable ASCII, nearly all of a feed, whole.
+		// Runs of printable ASCII, nearly all of a feed, are copied whole;
+		// only what lies between them is decoded.
 		j := i
 		for j < len(s) && s[j] > ' ' && s[j] < 0x7f {
 			j++
 		}
-		size := j - i
-		if size == 0 {
-			var r rune
-			r, size = utf8.DecodeRuneInString(s[i:])
-			switch kindOf(r) {
-			case spaceRune:
-				if owed == 0 {
-					owed = ' '
+		if j == i {
+			kind, size := spaceRune, 1 // the space between two words needs no decoding
+			if s[i] != ' ' {
+				var r rune
+				r, size = utf8.DecodeRuneInString(s[i:])
+				kind = kindOf(r)
+			}
+			j = i + size
+			if kind != textRune {
+				switch kind {
+				case spaceRune:
+					if owed == 0 {
+						owed = ' '
+					}
+				case lineBreakRune:
+					owed = lineBreak
 				}
-				i += size
-				continue
-			case lineBreakRune:
-				owed = lineBreak
-				i += size
-				continue
-			case droppedRune:
-				i += size
+				i = j
 				continue
 			}
 		}
@@ -347,8 +348,8 @@ func cleanText(s string, lineBreak byte) string {
 			b.WriteByte(owed)
 		}
 		owed = 0
-		b.WriteString(s[i : i+size])
-		i += size
+		b.WriteString(s[i:j])
+		i = j
 	}
 	return b.String()
 }
