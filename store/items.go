@@ -296,7 +296,7 @@ func putItemRecord(tx *bolt.Tx, rec *itemRecord) error {
 		}
 		rec.seq = seq
 	}
-	v, err := encode(rec)
+	v, err := encodeItemRecord(rec)
 	if err != nil {
 		return err
 	}

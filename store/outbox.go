@@ -313,7 +313,7 @@ func enqueue(tx *bolt.Tx, channel string, pub time.Time, rec *outboxRecord) ([]b
 }
 
 func putRow(b *bolt.Bucket, key []byte, rec *outboxRecord) error {
-	v, err := encode(rec)
+	v, err := encodeOutboxRecord(rec)
 	if err != nil {
 		return err
 	}
