@@ -282,6 +282,36 @@ func getItemRecord(tx *bolt.Tx, seq uint64) (*itemRecord, error) {
 	return &rec, nil
 }
 
+// itemHead is what a story needs of an item record (see getStory and
+// hydrate): decoding only that skips the item's text, most of the record.
+type itemHead struct {
+	Item struct {
+		ID     string `json:"id"`
+		Source string `json:"source"`
+		Title  string `json:"title"`
+		URL    string `json:"url"`
+	} `json:"item"`
+	SourceName string `json:"source_name"`
+	Story      string `json:"story"`
+	StorySeq   uint64 `json:"story_seq"`
+}
+
+// getItemHead is getItemRecord with only the fields of itemHead set.
+func getItemHead(tx *bolt.Tx, seq uint64) (*itemRecord, error) {
+	v := tx.Bucket(bucketItems).Get(u64(seq))
+	if v == nil {
+		return nil, nil
+	}
+	var h itemHead
+	if err := decode(v, &h); err != nil {
+		return nil, fmt.Errorf("item %d: %w", seq, err)
+	}
+	return &itemRecord{
+		Item:       policywire.Item{ID: h.Item.ID, Source: h.Item.Source, Title: h.Item.Title, URL: h.Item.URL},
+		SourceName: h.SourceName, Story: h.Story, StorySeq: h.StorySeq, seq: seq,
+	}, nil
+}
+
 // putItemRecord writes an item under its sequence, taking the next one
 // for a new item.
 func putItemRecord(tx *bolt.Tx, rec *itemRecord) error {
@@ -326,7 +356,7 @@ func hydrate(tx *bolt.Tx, members []storyMember) error {
 		if m.ItemSeq == 0 || m.URL != "" {
 			continue
 		}
-		rec, err := getItemRecord(tx, m.ItemSeq)
+		rec, err := getItemHead(tx, m.ItemSeq)
 		if err != nil {
 			return err
 		}
@@ -343,7 +373,7 @@ func loadStory(tx *bolt.Tx, seq uint64) (*storyRecord, error) {
 	if err != nil || st != nil {
 		return st, err
 	}
-	rec, err := getItemRecord(tx, seq)
+	rec, err := getItemHead(tx, seq)
 	if err != nil || rec == nil {
 		return nil, err
 	}

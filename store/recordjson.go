@@ -16,7 +16,7 @@ import (
 // encodeItemRecord is encode(rec).
 func encodeItemRecord(rec *itemRecord) ([]byte, error) {
 	it := &rec.Item
-	w := recordWriter{b: make([]byte, 0, 320+len(it.Title)+len(it.Summary)+len(it.Content)+3*len(it.URL))}
+	w := recordWriter{b: make([]byte, 0, 512+itemSize(it)+len(rec.SourceName)+len(rec.Story)+len(rec.PrevTitle))}
 	w.raw(`{"item":`)
 	w.item(it)
 	w.optString(`,"source_name":`, rec.SourceName)
@@ -36,7 +36,11 @@ func encodeItemRecord(rec *itemRecord) ([]byte, error) {
 // encodeOutboxRecord is encode(rec).
 func encodeOutboxRecord(rec *outboxRecord) ([]byte, error) {
 	a := &rec.Alert
-	w := recordWriter{b: make([]byte, 0, 480+len(a.Item.Title)+len(a.Item.Summary)+len(a.Item.Content)+3*len(a.Item.URL))}
+	n := 640 + itemSize(&a.Item) + len(a.SourceName) + len(rec.LastError)
+	for _, r := range a.Also {
+		n += 64 + len(r.SourceName) + len(r.Title) + len(r.URL)
+	}
+	w := recordWriter{b: make([]byte, 0, n)}
 	w.string(`{"alert":{"id":`, a.ID)
 	w.string(`,"channel":`, a.Channel)
 	w.raw(`,"item":`)
@@ -76,6 +80,20 @@ func encodeOutboxRecord(rec *outboxRecord) ([]byte, error) {
 		return encode(rec)
 	}
 	return w.b, nil
+}
+
+// itemSize is about how long the JSON of an item is, with room for some
+// escapes, so that its buffer is allocated once.
+func itemSize(it *policywire.Item) int {
+	n := len(it.ID) + len(it.Source) + len(it.GUID) + len(it.URL) + len(it.CanonicalURL) +
+		len(it.Title) + len(it.Summary) + len(it.Content) + len(it.Language)
+	for _, s := range it.Categories {
+		n += len(s) + 3
+	}
+	for _, s := range it.References {
+		n += len(s) + 3
+	}
+	return n + n/16
 }
 
 // recordWriter appends JSON; failed is set by a value it cannot write as
