@@ -270,16 +270,25 @@ func (s *Store) PutArticle(url, text string) error {
 }
 
 func getItemRecord(tx *bolt.Tx, seq uint64) (*itemRecord, error) {
-	v := tx.Bucket(bucketItems).Get(u64(seq))
-	if v == nil {
-		return nil, nil
-	}
 	var rec itemRecord
-	if err := decode(v, &rec); err != nil {
-		return nil, fmt.Errorf("item %d: %w", seq, err)
+	if ok, err := readItem(tx, seq, &rec); !ok {
+		return nil, err
 	}
 	rec.seq = seq
 	return &rec, nil
+}
+
+// readItem decodes the record of an item into v (an itemRecord or a part of
+// one); false when there is none.
+func readItem(tx *bolt.Tx, seq uint64, v any) (bool, error) {
+	data := tx.Bucket(bucketItems).Get(u64(seq))
+	if data == nil {
+		return false, nil
+	}
+	if err := decode(data, v); err != nil {
+		return false, fmt.Errorf("item %d: %w", seq, err)
+	}
+	return true, nil
 }
 
 // itemHead is what a story needs of an item record (see getStory and
@@ -298,13 +307,9 @@ type itemHead struct {
 
 // getItemHead is getItemRecord with only the fields of itemHead set.
 func getItemHead(tx *bolt.Tx, seq uint64) (*itemRecord, error) {
-	v := tx.Bucket(bucketItems).Get(u64(seq))
-	if v == nil {
-		return nil, nil
-	}
 	var h itemHead
-	if err := decode(v, &h); err != nil {
-		return nil, fmt.Errorf("item %d: %w", seq, err)
+	if ok, err := readItem(tx, seq, &h); !ok {
+		return nil, err
 	}
 	return &itemRecord{
 		Item:       policywire.Item{ID: h.Item.ID, Source: h.Item.Source, Title: h.Item.Title, URL: h.Item.URL},
