@@ -242,6 +242,10 @@ func (x *titleIndex) insert(e titleEntry) {
 	x.live++
 }
 
+// similarSizes reports whether titles of n and m words can be similar
+// enough: the smaller holds at least titleThreshold of the larger's words.
+func similarSizes(n, m int) bool { return float64(min(n, m)) >= titleThreshold*float64(max(n, m)) }
+
 // prefixLen is how many of a title's n words must be probed: a title that
 // matches shares at least ceil(t·n) of them.
 func prefixLen(n int) int { return n - ceilMul(titleThreshold, n) + 1 }
@@ -286,6 +290,9 @@ func (x *titleIndex) candidates(words []string, date time.Time, source string) [
 			}
 			x.stamp[p.entry] = x.query
 			m := int(p.size)
+			if !similarSizes(n, m) && p.size < math.MaxUint16 {
+				continue // sure without reading the entry
+			}
 			bound := 1 + min(n-i-1, m-int(p.rank)-1)
 			if float64(bound) >= titleThreshold/(1+titleThreshold)*float64(n+m)-1e-9 {
 				maybe = append(maybe, p.entry)
@@ -300,7 +307,7 @@ func (x *titleIndex) candidates(words []string, date time.Time, source string) [
 			continue
 		}
 		m := len(e.ids)
-		if float64(min(n, m)) < titleThreshold*float64(max(n, m)) {
+		if !similarSizes(n, m) {
 			continue
 		}
 		inter := intersect(known, e.ids)
