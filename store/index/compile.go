@@ -174,6 +174,11 @@ type boolQuery struct {
 	Must    bleveQuery.Query
 	Should  bleveQuery.Query // optional, scoring only
 	MustNot bleveQuery.Query // optional
+	// Filter, optional, keeps only the items it matches without scoring
+	// them or changing the scores of the others: the same items get the
+	// same scores as without it. Unlike a conjunction, which weighs its
+	// clauses together, it leaves the query norm alone.
+	Filter bleveQuery.Query
 }
 
 func (q *boolQuery) Searcher(ctx context.Context, r bleveIndex.IndexReader, m mapping.IndexMapping, options search.SearcherOptions) (search.Searcher, error) {
@@ -191,6 +196,18 @@ func (q *boolQuery) Searcher(ctx context.Context, r bleveIndex.IndexReader, m ma
 				_ = s.Close()
 			}
 		}
+	}
+	if q.Filter != nil {
+		filter, err := (&unscoredQuery{q.Filter}).Searcher(ctx, r, m, options)
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		if _, none := filter.(*searcher.MatchNoneSearcher); none {
+			_ = must.Close()
+			return filter, nil
+		}
+		must = &filteredSearcher{Searcher: must, filter: filter}
 	}
 	if q.MustNot != nil {
 		mustNot, err = q.MustNot.Searcher(ctx, r, m, options)
@@ -236,4 +253,75 @@ func (q *unscoredQuery) Searcher(ctx context.Context, r bleveIndex.IndexReader, 
 	options.IncludeTermVectors = false
 	options.Explain = false
 	return q.Query.Searcher(ctx, r, m, options)
+}
+
+// filteredSearcher finds the documents of its Searcher that filter finds
+// too, leaping each over the other, with the Searcher's scores and weight.
+type filteredSearcher struct {
+	search.Searcher
+	filter search.Searcher
+	at     *search.DocumentMatch // the filter's current document
+	done   bool
+}
+
+func (s *filteredSearcher) Next(ctx *search.SearchContext) (*search.DocumentMatch, error) {
+	if s.done {
+		return nil, nil
+	}
+	m, err := s.Searcher.Next(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.agree(ctx, m)
+}
+
+func (s *filteredSearcher) Advance(ctx *search.SearchContext, id bleveIndex.IndexInternalID) (*search.DocumentMatch, error) {
+	if s.done {
+		return nil, nil
+	}
+	m, err := s.Searcher.Advance(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.agree(ctx, m)
+}
+
+// agree moves both searchers on from m, the Searcher's current match,
+// until they stand on the same document, which it returns.
+func (s *filteredSearcher) agree(ctx *search.SearchContext, m *search.DocumentMatch) (*search.DocumentMatch, error) {
+	var err error
+	for m != nil {
+		if s.at == nil || s.at.IndexInternalID.Compare(m.IndexInternalID) < 0 {
+			ctx.DocumentMatchPool.Put(s.at)
+			if s.at, err = s.filter.Advance(ctx, m.IndexInternalID); err != nil || s.at == nil {
+				break
+			}
+		}
+		if s.at.IndexInternalID.Equals(m.IndexInternalID) {
+			return m, nil
+		}
+		ctx.DocumentMatchPool.Put(m)
+		if m, err = s.Searcher.Advance(ctx, s.at.IndexInternalID); err != nil {
+			return nil, err
+		}
+	}
+	ctx.DocumentMatchPool.Put(m)
+	s.done = true
+	return nil, err
+}
+
+func (s *filteredSearcher) Count() uint64 { return min(s.Searcher.Count(), s.filter.Count()) }
+
+func (s *filteredSearcher) Size() int { return s.Searcher.Size() + s.filter.Size() }
+
+func (s *filteredSearcher) DocumentMatchPoolSize() int {
+	return s.Searcher.DocumentMatchPoolSize() + s.filter.DocumentMatchPoolSize() + 1
+}
+
+func (s *filteredSearcher) Close() error {
+	err := s.Searcher.Close()
+	if ferr := s.filter.Close(); err == nil {
+		err = ferr
+	}
+	return err
 }

@@ -22,7 +22,8 @@ import (
 const DefaultLimit = 10
 
 // Ranking by relevance and recency: bleve's score of the best
-// window×Limit candidates is multiplied by a weight that halves every
+// window×Limit candidates (drawn from a pool of recent matches when there
+// are many: see searchRelevant) is multiplied by a weight that halves every
 // recencyHalfLife of age, measured from the newest candidate rather than
 // from the wall clock (so that an archive searched long after its last item
 // ranks the same), and never falls below recencyFloor, so that a much more
@@ -63,14 +64,7 @@ func (x *Index) Search(ctx context.Context, q *query.Query, o bot.SearchOptions)
 	if byDate {
 		res, err = x.searchNewest(ctx, Compile(q), limit)
 	} else {
-		window := min(max(limit*rankWindow, rankWindowMin), limit+rankWindowExtra)
-		top := &boolQuery{Must: Compile(q)}
-		if rel := relevance(q); rel != nil {
-			top.Should = rel
-		}
-		req := bleve.NewSearchRequestOptions(top, window, 0, false)
-		req.Fields = storedFields
-		res, err = x.search(ctx, req)
+		res, err = x.searchRelevant(ctx, q, limit)
 	}
 	if err != nil {
 		return nil, err
@@ -90,6 +84,111 @@ func (x *Index) Search(ctx context.Context, q *query.Query, o bot.SearchOptions)
 		hits[i].Snippet = hl.snippet(hits[i].Item.Summary, SnippetMaxChars)
 	}
 	return hits, nil
+}
+
+// searchRelevant finds the best-scored window of matches for q, the
+// candidates that rerank orders.
+//
+// Scoring costs for every item a search finds, so that a query whose
+// words are in a large share of a big archive would take long (a tenth of
+// a second for "Council conclusions" in a million items). The candidates
+// are therefore drawn from a pool of recent matches: the matches of the
+// shortest of rankSpans (back from the newest item) that holds at least
+// rankPool times the window, or else of all matches. This is the one way
+// the ranking differs from ranking all matches, and a deliberate one: a
+// pool that large holds items of about the best score the query gives,
+// and an item older than the pool's span weighs at most the recency
+// weight of that span (0.65 after 30 days, the floor after a year), so an
+// item left out would have needed a score well above the pool's best to
+// come first. An item without a date counts as older than any span. Which
+// items match is the same either way (a pool holds rankPool times more
+// matches than the window, so a search whose limit could take every match
+// never uses one); only the order of the best few can differ, and only for
+// queries with many recent matches.
+func (x *Index) searchRelevant(ctx context.Context, q *query.Query, limit int) (*bleve.SearchResult, error) {
+	window := min(max(limit*rankWindow, rankWindowMin), limit+rankWindowExtra)
+	top := &boolQuery{Must: Compile(q)}
+	if rel := relevance(q); rel != nil {
+		top.Should = rel
+	}
+	if newest := x.newest(); !newest.IsZero() {
+		for _, span := range rankSpans {
+			top.Filter = since(newest.Add(-span))
+			// The spans are searched without the stored fields, which
+			// are read for the hits of the pool only.
+			req := bleve.NewSearchRequestOptions(top, window, 0, false)
+			res, err := x.search(ctx, req)
+			if err != nil {
+				return nil, err
+			}
+			if res.Total >= uint64(window*rankPool) {
+				res.Hits, err = x.loadFields(ctx, res.Hits)
+				return res, err
+			}
+		}
+		top.Filter = nil
+	}
+	req := bleve.NewSearchRequestOptions(top, window, 0, false)
+	req.Fields = storedFields
+	return x.search(ctx, req)
+}
+
+// loadFields reads the stored fields of hits that a search found without
+// them, leaving out any item deleted since.
+func (x *Index) loadFields(ctx context.Context, hits search.DocumentMatchCollection) (search.DocumentMatchCollection, error) {
+	if len(hits) == 0 {
+		return hits, nil
+	}
+	ids := make([]string, len(hits))
+	for i, h := range hits {
+		ids[i] = h.ID
+	}
+	req := bleve.NewSearchRequestOptions(bleveQuery.NewDocIDQuery(ids), len(ids), 0, false)
+	req.Fields = storedFields
+	req.Score = "none"
+	res, err := x.search(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	fields := make(map[string]map[string]interface{}, len(res.Hits))
+	for _, h := range res.Hits {
+		fields[h.ID] = h.Fields
+	}
+	kept := hits[:0]
+	for _, h := range hits {
+		if f, ok := fields[h.ID]; ok {
+			h.Fields = f
+			kept = append(kept, h)
+		}
+	}
+	return kept, nil
+}
+
+// rankSpans are the spans of time, back from the newest item, that a search
+// by relevance tries in turn for its pool of candidates: 30 days for an
+// archive that grows fast, a year for one that grows slowly.
+var rankSpans = []time.Duration{30 * 24 * time.Hour, 365 * 24 * time.Hour}
+
+// rankPool is how many times the ranking window a span must hold to be the
+// pool (a variable for tests).
+var rankPool = 10
+
+// since matches the items dated at or after t.
+func since(t time.Time) bleveQuery.Query {
+	q := bleveQuery.NewDateRangeInclusiveQuery(t, time.Time{}, &[]bool{true}[0], nil)
+	q.SetField(fieldDate)
+	return q
+}
+
+// newest is the date of the newest item indexed, or zero when there is none
+// or the index is closed.
+func (x *Index) newest() time.Time {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if x.closed {
+		return time.Time{}
+	}
+	return x.newestDate()
 }
 
 func (x *Index) search(ctx context.Context, req *bleve.SearchRequest) (*bleve.SearchResult, error) {
@@ -122,17 +221,9 @@ func (x *Index) searchNewest(ctx context.Context, exact bleveQuery.Query, limit 
 		req.Fields = storedFields
 		return x.search(ctx, req)
 	}
-	x.mu.RLock()
-	newest := time.Time{}
-	if !x.closed {
-		newest = x.newestDate()
-	}
-	x.mu.RUnlock()
-	if !newest.IsZero() {
+	if newest := x.newest(); !newest.IsZero() {
 		for _, w := range newestWindows {
-			recent := bleveQuery.NewDateRangeInclusiveQuery(newest.Add(-w), time.Time{}, &[]bool{true}[0], nil)
-			recent.SetField(fieldDate)
-			res, err := sorted(bleveQuery.NewConjunctionQuery([]bleveQuery.Query{exact, &unscoredQuery{recent}}))
+			res, err := sorted(bleveQuery.NewConjunctionQuery([]bleveQuery.Query{exact, &unscoredQuery{since(newest.Add(-w))}}))
 			if err != nil {
 				return nil, err
 			}
