@@ -158,7 +158,7 @@ func (in *ingestTx) run() error {
 	}
 	in.untrusted = untrustedGUIDs(in.b.Items)
 	// These buckets grow at their end: full pages keep commits small.
-	for _, name := range [][]byte{bucketItems, bucketStories} {
+	for _, name := range [][]byte{bucketItems, bucketStories, bucketDates} {
 		in.tx.Bucket(name).FillPercent = appendFillPercent
 	}
 	for _, it := range in.b.Items {
@@ -237,7 +237,8 @@ func (in *ingestTx) newItem(it policywire.Item) error {
 	if err := putItemRecord(in.tx, &rec); err != nil {
 		return err
 	}
-	if err := in.tx.Bucket(bucketDates).Put(dateKey(it.Date(), u64(seq)), nil); err != nil {
+	date := timeOrder(it.Date())
+	if err := in.tx.Bucket(bucketDates).Put(dateIndexKey(date, seq), u64(date)); err != nil {
 		return err
 	}
 	if err := in.putIdentities(it, seq); err != nil {

@@ -177,11 +177,15 @@ func (s *Store) Prune(before time.Time) (int, error) {
 	n := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		items, stories := tx.Bucket(bucketItems), tx.Bucket(bucketStories)
-		limit := dateKey(before, nil)
+		// Periods before that of the limit are old through and through;
+		// in the limit's own, the dates tell.
+		limit := timeOrder(before)
 		var old [][]byte
 		c := tx.Bucket(bucketDates).Cursor()
-		for k, _ := c.First(); k != nil && bytes.Compare(k, limit) < 0; k, _ = c.Next() {
-			old = append(old, bytes.Clone(k))
+		for k, v := c.First(); k != nil && be64(k) <= limit; k, v = c.Next() {
+			if be64(v) < limit {
+				old = append(old, bytes.Clone(k))
+			}
 		}
 		for _, k := range old {
 			id := k[8:]

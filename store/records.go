@@ -97,11 +97,30 @@ func timeOrder(t time.Time) uint64 {
 	return uint64(n)
 }
 
-// dateKey is (time big-endian, id): keys that sort by date.
+// dateKey is (time big-endian, id): keys that sort by date. Version 2 keyed
+// the date index so; it is also the key of an outbox row.
 func dateKey(t time.Time, id []byte) []byte {
 	k := make([]byte, 8, 8+len(id))
 	binary.BigEndian.PutUint64(k, timeOrder(t))
 	return append(k, id...)
+}
+
+// datePeriod is the span of dates a key of the date index groups (2^52 ns,
+// about 52 days): keyed by (period, item sequence), the items one poll
+// brings, dated over a few days or weeks, land at the end of one or two
+// periods' keys instead of all over the index, so that a commit rewrites a
+// page or two of it rather than one per item.
+const datePeriod = 1 << 52
+
+// dateIndexKey is the key of an item in the date index (schema version 3):
+// the start of its date's period and its sequence, big-endian. The value
+// is the date itself, timeOrder big-endian.
+// date is timeOrder of the item's date.
+func dateIndexKey(date, seq uint64) []byte {
+	k := make([]byte, 16)
+	binary.BigEndian.PutUint64(k, date&^(datePeriod-1))
+	binary.BigEndian.PutUint64(k[8:], seq)
+	return k
 }
 
 // outboxKey is (publication time, sequence), both big-endian.

@@ -24,7 +24,7 @@ var (
 	bucketSubscriptions = []byte("subscriptions") // seq → Subscription
 	bucketStories       = []byte("stories")       // sequence of the story's first item → storyRecord
 	bucketArticles      = []byte("articles")      // URL → articleRecord
-	bucketDates         = []byte("dates")         // item date, item sequence → "" (retention, recent titles) [v2]
+	bucketDates         = []byte("dates")         // item date period, item sequence → item date (retention) [v2; v3 keys]
 
 	keySchemaVersion = []byte("schema_version")
 )
@@ -45,6 +45,7 @@ type migration struct {
 // migrations, oldest first. A database of version 1 runs all of them.
 var migrations = []migration{
 	{to: 2, what: "key items by sequence, index them by date", run: migrateToSequences},
+	{to: 3, what: "key the date index by period", run: migrateDatePeriods},
 }
 
 // SchemaVersion is the version of the layout this code writes.
@@ -246,4 +247,37 @@ func migrateToSequences(tx *bolt.Tx) error {
 		}
 	}
 	return tx.Bucket(bucketItems).SetSequence(next)
+}
+
+// migrateDatePeriods rekeys version 2's date index, (date, sequence) → "",
+// as (date period, sequence) → date (see dateIndexKey).
+func migrateDatePeriods(tx *bolt.Tx) error {
+	type entry struct{ k, v []byte }
+	var entries []entry
+	err := tx.Bucket(bucketDates).ForEach(func(k, _ []byte) error {
+		if len(k) != 16 {
+			return fmt.Errorf("date index key %x: want 16 bytes", k)
+		}
+		date := be64(k)
+		entries = append(entries, entry{dateIndexKey(date, be64(k[8:])), u64(date)})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := tx.DeleteBucket(bucketDates); err != nil {
+		return err
+	}
+	dates, err := tx.CreateBucket(bucketDates)
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(entries, func(a, b entry) int { return bytes.Compare(a.k, b.k) })
+	dates.FillPercent = 1 // written in key order
+	for _, e := range entries {
+		if err := dates.Put(e.k, e.v); err != nil {
+			return err
+		}
+	}
+	return nil
 }

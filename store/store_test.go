@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -429,5 +431,90 @@ func TestArticleCache(t *testing.T) {
 	}
 	if err := s.PutArticle("", "x"); err == nil {
 		t.Error("an empty URL must be refused")
+	}
+}
+
+// TestMigrateDateIndexFromVersion2 rewrites a database's date index as
+// version 2 kept it, (date, sequence) → "", and opens it: the index comes
+// back as version 3 writes it, and retention finds the same items.
+func TestMigrateDateIndexFromVersion2(t *testing.T) {
+	clk := newClock()
+	path := filepath.Join(t.TempDir(), "policywire.db")
+	s, err := Open(path, Options{Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var items []policywire.Item
+	for i := range 300 {
+		// Dates over two years, some zero, not in arrival order.
+		pub := clk.Now().Add(-time.Duration((i*7919)%(730*24)) * time.Hour)
+		if i%50 == 0 {
+			pub = time.Time{}
+		}
+		items = append(items, item("council-press", fmt.Sprint(i), fmt.Sprintf("https://example.eu/%d", i), fmt.Sprintf("Item %d of the migration", i), pub))
+	}
+	for i := 0; i < len(items); i += 30 {
+		ingest(t, s, "council-press", nil, items[i:i+30]...)
+	}
+	dump := func(db *bolt.DB) map[string]string {
+		out := map[string]string{}
+		db.View(func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketDates).ForEach(func(k, v []byte) error {
+				out[string(k)] = string(v)
+				return nil
+			})
+		})
+		return out
+	}
+	want := dump(s.DB())
+	if len(want) != len(items) {
+		t.Fatalf("%d date index entries for %d items", len(want), len(items))
+	}
+	err = s.DB().Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(bucketDates); err != nil {
+			return err
+		}
+		dates, err := tx.CreateBucket(bucketDates)
+		if err != nil {
+			return err
+		}
+		for k, v := range want {
+			if err := dates.Put(dateKey(time.Unix(0, int64(be64([]byte(v)))), []byte(k[8:])), nil); err != nil {
+				return err
+			}
+		}
+		return putVersion(tx, 2)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s, err = Open(path, Options{Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got := dump(s.DB()); !reflect.DeepEqual(got, want) {
+		t.Fatalf("migrated date index has %d entries, differing from the %d version 3 writes", len(got), len(want))
+	}
+	if n, err := s.ItemCount(); err != nil || n != len(items) {
+		t.Fatalf("%d items after the migration, %v", n, err)
+	}
+	before := clk.Now().Add(-365 * 24 * time.Hour)
+	old := 0
+	for _, it := range items {
+		if d := it.Date(); !d.IsZero() && d.Before(before) { // undated items are dated on arrival
+			old++
+		}
+	}
+	if old == 0 || old == len(items) {
+		t.Fatalf("%d of %d items old: the test prunes nothing or everything", old, len(items))
+	}
+	if n, err := s.Prune(before); err != nil || n != old {
+		t.Fatalf("Prune = %d, %v; want %d", n, err, old)
+	}
+	if err := s.Check(); err != nil {
+		t.Fatal(err)
 	}
 }
