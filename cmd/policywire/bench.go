@@ -22,6 +22,7 @@ func newBenchCmd(a *app) *cobra.Command {
 		searchSizes              []int
 		seed                     uint64
 		cpuProfile, memProfile   string
+		heapProfile              string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -67,7 +68,7 @@ func newBenchCmd(a *app) *cobra.Command {
 			}
 			opts.Progress = a.stderr
 			opts.Command = commandLine(c)
-			closeProfiles, err := openProfiles(&opts, cpuProfile, memProfile)
+			closeProfiles, err := openProfiles(&opts, cpuProfile, memProfile, heapProfile)
 			if err != nil {
 				return err
 			}
@@ -97,6 +98,7 @@ func newBenchCmd(a *app) *cobra.Command {
 	f.BoolVar(&inProcess, "in-process", false, "run the fixture server inside this process (its cost then counts in the figures)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	f.StringVar(&memProfile, "memprofile", "", "write an allocation profile of the run to this file")
+	f.StringVar(&heapProfile, "heapprofile", "", "write the in-use heap near the run's highest memory to this file")
 	cmd.AddCommand(newBenchFixturesCmd(a))
 	return cmd
 }
@@ -127,7 +129,7 @@ func newBenchFixturesCmd(a *app) *cobra.Command {
 
 // openProfiles creates the profile files asked for and returns a function
 // that closes them.
-func openProfiles(opts *bench.Options, cpuPath, memPath string) (func() error, error) {
+func openProfiles(opts *bench.Options, cpuPath, memPath, heapPath string) (func() error, error) {
 	var files []*os.File
 	closeAll := func() error {
 		var errs []error
@@ -153,6 +155,11 @@ func openProfiles(opts *bench.Options, cpuPath, memPath string) (func() error, e
 	}
 	if memPath != "" {
 		if opts.MemProfile, err = open(memPath); err != nil {
+			return nil, err
+		}
+	}
+	if heapPath != "" {
+		if opts.HeapProfile, err = open(heapPath); err != nil {
 			return nil, err
 		}
 	}

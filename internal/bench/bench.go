@@ -61,6 +61,9 @@ type Options struct {
 	// whole run (the heap profile is taken at the end).
 	CPUProfile io.Writer
 	MemProfile io.Writer
+	// HeapProfile, when set, receives the in-use heap as it was near the
+	// run's highest anonymous memory.
+	HeapProfile io.Writer
 	// Quick marks the report as the reduced run.
 	Quick bool
 	// Command is the command line shown in the report.
@@ -175,7 +178,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	rss := startRSSSampler(20 * time.Millisecond)
+	rss := startRSSSampler(20*time.Millisecond, opts.HeapProfile != nil)
 	defer rss.stop()
 	r := &runner{opts: opts, dir: dir, rss: rss, rep: rep, epoch: started.Truncate(time.Second)}
 
@@ -200,6 +203,13 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		if err := pprof.Lookup("allocs").WriteTo(opts.MemProfile, 0); err != nil {
 			return rep, fmt.Errorf("bench: memory profile: %w", err)
 		}
+	}
+	if opts.HeapProfile != nil {
+		heap, anon := rss.heapAtPeak()
+		if _, err := opts.HeapProfile.Write(heap); err != nil {
+			return rep, fmt.Errorf("bench: heap profile: %w", err)
+		}
+		r.progress("heap profile taken at %s of anonymous memory", mib(anon))
 	}
 	if len(rep.Failures) > 0 {
 		return rep, fmt.Errorf("%w: %s", ErrMisbehaved, strings.Join(rep.Failures, "; "))

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"flag"
@@ -36,12 +37,24 @@ func TestRunTiny(t *testing.T) {
 	var progress bytes.Buffer
 	o := tinyOptions(t)
 	o.Progress = &progress
+	var heap bytes.Buffer
+	o.HeapProfile = &heap
 	rep, err := Run(context.Background(), o)
 	if err != nil {
 		t.Fatalf("Run: %v\nprogress:\n%s", err, progress.String())
 	}
 	if len(rep.Failures) != 0 {
 		t.Fatalf("failures: %v", rep.Failures)
+	}
+	if runtime.GOOS == "linux" {
+		// A pprof profile is a gzipped protocol buffer.
+		zr, err := gzip.NewReader(&heap)
+		if err != nil {
+			t.Fatalf("heap profile at the peak: %v", err)
+		}
+		if b, err := io.ReadAll(zr); err != nil || len(b) < 100 {
+			t.Errorf("heap profile at the peak: %d bytes, %v", len(b), err)
+		}
 	}
 	if len(rep.Pipeline) != 1 || len(rep.Pipeline[0].Cycles) != 3 {
 		t.Fatalf("pipeline runs: %+v", rep.Pipeline)

@@ -1,7 +1,9 @@
 package bench
 
 import (
+	"bytes"
 	"context"
+	"runtime/pprof"
 	"sync"
 	"time"
 )
@@ -20,11 +22,19 @@ type rssSampler struct {
 	peak   rssPeak
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	// heap, when set, is a snapshot of the in-use heap taken whenever the
+	// anonymous memory grew by a tenth over the last snapshot: at the end
+	// it holds what the heap was made of near its highest point.
+	heapMu     sync.Mutex
+	heap       []byte
+	heapAnon   int64
+	heapWanted bool
 }
 
-func startRSSSampler(interval time.Duration) *rssSampler {
+func startRSSSampler(interval time.Duration, heapProfile bool) *rssSampler {
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &rssSampler{cancel: cancel, done: make(chan struct{})}
+	s := &rssSampler{cancel: cancel, done: make(chan struct{}), heapWanted: heapProfile}
 	go func() {
 		defer close(s.done)
 		t := time.NewTicker(interval)
@@ -51,6 +61,22 @@ func (s *rssSampler) sample() {
 	s.peak.total = max(s.peak.total, total)
 	s.peak.anon = max(s.peak.anon, anon)
 	s.mu.Unlock()
+	if s.heapWanted && anon > s.heapAnon+s.heapAnon/10 {
+		var b bytes.Buffer
+		if err := pprof.Lookup("heap").WriteTo(&b, 0); err == nil {
+			s.heapMu.Lock()
+			s.heap, s.heapAnon = b.Bytes(), anon
+			s.heapMu.Unlock()
+		}
+	}
+}
+
+// heapAtPeak returns the last heap snapshot and the anonymous memory when
+// it was taken.
+func (s *rssSampler) heapAtPeak() ([]byte, int64) {
+	s.heapMu.Lock()
+	defer s.heapMu.Unlock()
+	return s.heap, s.heapAnon
 }
 
 // takePeak returns the highest samples since the last call and starts
