@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
@@ -65,6 +66,9 @@ type Index struct {
 
 	// writeMu serializes writes, so that newestKey only ever grows.
 	writeMu sync.Mutex
+
+	// spans caches how many items each of rankSpans holds (see poolSpans).
+	spans atomic.Pointer[spanSizes]
 }
 
 // Open opens the index in dir, creating an empty one when dir does not

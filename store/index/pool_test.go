@@ -94,8 +94,9 @@ func TestRankPool(t *testing.T) {
 	for i, it := range items {
 		docs[i] = query.Prepare(it)
 	}
-	old := rankPool
-	t.Cleanup(func() { rankPool = old })
+	oldPool, oldSpans, oldMin := rankPool, rankSpans, spanItemsMin
+	t.Cleanup(func() { rankPool, rankSpans, spanItemsMin = oldPool, oldSpans, oldMin })
+	rankSpans, spanItemsMin = rankSpans[:1], 1
 	newest := x.newest()
 	cutoff := newest.Add(-rankSpans[0])
 	q := query.MustParse(`council OR conseil OR rat`)

@@ -90,21 +90,21 @@ func (x *Index) Search(ctx context.Context, q *query.Query, o bot.SearchOptions)
 // candidates that rerank orders.
 //
 // Scoring costs for every item a search finds, so that a query whose
-// words are in a large share of a big archive would take long (a tenth of
-// a second for "Council conclusions" in a million items). The candidates
-// are therefore drawn from a pool of recent matches: the matches of the
-// shortest of rankSpans (back from the newest item) that holds at least
-// rankPool times the window, or else of all matches. This is the one way
-// the ranking differs from ranking all matches, and a deliberate one: a
-// pool that large holds items of about the best score the query gives,
-// and an item older than the pool's span weighs at most the recency
-// weight of that span (0.65 after 30 days, the floor after a year), so an
-// item left out would have needed a score well above the pool's best to
-// come first. An item without a date counts as older than any span. Which
-// items match is the same either way (a pool holds rankPool times more
-// matches than the window, so a search whose limit could take every match
-// never uses one); only the order of the best few can differ, and only for
-// queries with many recent matches.
+// words are in a large share of a big archive would take long (about a
+// tenth of a second for "Council conclusions" in a million items). In a
+// large archive the candidates are therefore drawn from a pool of recent
+// matches: the matches of a span of time back from the newest item (see
+// poolSpan), when it holds at least rankPool times the window of them, or
+// else of all matches. This is the one way the ranking differs from
+// ranking all matches, and a deliberate one: a pool that large holds items
+// of about the best score the query gives, and an item older than the
+// span weighs at most the recency weight of that span (0.65 after 30
+// days, the floor after a year), so an item left out would have needed a
+// score well above the pool's best to come first. An item without a date
+// counts as older than any span. Which items match is the same either way
+// (a pool holds rankPool times more matches than the window, so a search
+// whose limit could take every match never uses one); only the order of
+// the best few can differ, and only for queries with many recent matches.
 func (x *Index) searchRelevant(ctx context.Context, q *query.Query, limit int) (*bleve.SearchResult, error) {
 	window := min(max(limit*rankWindow, rankWindowMin), limit+rankWindowExtra)
 	top := &boolQuery{Must: Compile(q)}
@@ -112,12 +112,11 @@ func (x *Index) searchRelevant(ctx context.Context, q *query.Query, limit int) (
 		top.Should = rel
 	}
 	if newest := x.newest(); !newest.IsZero() {
-		for _, span := range rankSpans {
+		if span, ok := x.poolSpan(ctx, newest, window*rankPool); ok {
+			// The span is searched without the stored fields, which are
+			// read only if it is the pool.
 			top.Filter = since(newest.Add(-span))
-			// The spans are searched without the stored fields, which
-			// are read for the hits of the pool only.
-			req := bleve.NewSearchRequestOptions(top, window, 0, false)
-			res, err := x.search(ctx, req)
+			res, err := x.search(ctx, bleve.NewSearchRequestOptions(top, window, 0, false))
 			if err != nil {
 				return nil, err
 			}
@@ -125,8 +124,8 @@ func (x *Index) searchRelevant(ctx context.Context, q *query.Query, limit int) (
 				res.Hits, err = x.loadFields(ctx, res.Hits)
 				return res, err
 			}
+			top.Filter = nil
 		}
-		top.Filter = nil
 	}
 	req := bleve.NewSearchRequestOptions(top, window, 0, false)
 	req.Fields = storedFields
@@ -165,13 +164,60 @@ func (x *Index) loadFields(ctx context.Context, hits search.DocumentMatchCollect
 }
 
 // rankSpans are the spans of time, back from the newest item, that a search
-// by relevance tries in turn for its pool of candidates: 30 days for an
+// by relevance may draw its pool of candidates from: 30 days for an
 // archive that grows fast, a year for one that grows slowly.
 var rankSpans = []time.Duration{30 * 24 * time.Hour, 365 * 24 * time.Hour}
 
 // rankPool is how many times the ranking window a span must hold to be the
 // pool (a variable for tests).
 var rankPool = 10
+
+// spanItemsMin is how many times the pool a span must hold in items to be
+// worth searching first: a query must match one item in twenty of it to
+// fill the pool, and rarer ones cost little to rank in full.
+var spanItemsMin = 20
+
+// spanSizes is how many items each of rankSpans held when the index had
+// docs items and its newest was dated newest.
+type spanSizes struct {
+	docs   uint64
+	newest time.Time
+	items  []uint64
+}
+
+// poolSpan is the span a search for a pool of at least pool matches tries
+// first: the longest of rankSpans that holds spanItemsMin times pool items
+// and no more than half of the archive, since filtering a larger share of
+// it saves less than a search of the span costs when it is not the pool.
+// The spans' items are counted again when the archive has grown or shrunk
+// by a tenth or its newest item is a day newer: the counts only choose
+// what to try.
+func (x *Index) poolSpan(ctx context.Context, newest time.Time, pool int) (time.Duration, bool) {
+	docs, err := x.Count()
+	if err != nil || docs < uint64(2*spanItemsMin*pool) {
+		return 0, false
+	}
+	sz := x.spans.Load()
+	if sz == nil || newest.Sub(sz.newest).Abs() > 24*time.Hour || docs > sz.docs+sz.docs/10 || docs < sz.docs-sz.docs/10 {
+		sz = &spanSizes{docs: docs, newest: newest}
+		for _, span := range rankSpans {
+			req := bleve.NewSearchRequestOptions(since(newest.Add(-span)), 0, 0, false)
+			req.Score = "none"
+			res, err := x.search(ctx, req)
+			if err != nil {
+				return 0, false
+			}
+			sz.items = append(sz.items, res.Total)
+		}
+		x.spans.Store(sz)
+	}
+	for i := len(rankSpans) - 1; i >= 0; i-- {
+		if n := sz.items[i]; n >= uint64(spanItemsMin*pool) && n <= docs/2 {
+			return rankSpans[i], true
+		}
+	}
+	return 0, false
+}
 
 // since matches the items dated at or after t.
 func since(t time.Time) bleveQuery.Query {
