@@ -41,7 +41,7 @@ var ErrLocked = errors.New("index: search index is in use by another process")
 // mappingVersion names the field layout; an index whose stored version
 // differs is treated as broken, so that a new layout is rebuilt rather
 // than searched wrongly.
-const mappingVersion = "policywire-index-2"
+const mappingVersion = "policywire-index-3"
 
 var versionKey = []byte("policywire:mapping-version")
 
