@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -68,6 +69,8 @@ func newBenchCmd(a *app) *cobra.Command {
 			}
 			opts.Progress = a.stderr
 			opts.Command = commandLine(c)
+			// The pipeline runs under the memory limit the daemon sets.
+			applyMemoryLimit(slog.New(slog.DiscardHandler))
 			closeProfiles, err := openProfiles(&opts, cpuProfile, memProfile, heapProfile)
 			if err != nil {
 				return err

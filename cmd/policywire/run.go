@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -22,6 +23,7 @@ import (
 	"github.com/policywire/policywire/bot/console"
 	"github.com/policywire/policywire/config"
 	"github.com/policywire/policywire/internal/control"
+	"github.com/policywire/policywire/internal/memlimit"
 	"github.com/policywire/policywire/store"
 )
 
@@ -67,6 +69,7 @@ func newRunCmd(a *app) *cobra.Command {
 // the run; alerts left undelivered do (exit 1).
 func (a *app) runOnce(ctx context.Context, cfg *config.Config, f runFlags) error {
 	logger := a.logger(cfg)
+	applyMemoryLimit(logger)
 	var st *store.Store
 	var err error
 	if f.dryRun {
@@ -161,6 +164,7 @@ func channelNames(cfg *config.Config) map[string]string {
 // runDaemon is `run`: it holds the database until SIGINT/SIGTERM.
 func (a *app) runDaemon(ctx context.Context, cfg *config.Config, f runFlags) error {
 	logger := a.logger(cfg)
+	applyMemoryLimit(logger)
 	st, err := openStore(cfg, false, 2*time.Second)
 	if err != nil {
 		return lockedHint(err)
@@ -354,4 +358,18 @@ func (l *lateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Error(w, "starting", http.StatusServiceUnavailable)
+}
+
+// applyMemoryLimit gives the process its soft memory limit and says which.
+func applyMemoryLimit(logger *slog.Logger) {
+	limit, fromEnv := memlimit.Apply()
+	source := "default; GOMEMLIMIT sets another"
+	if fromEnv {
+		source = "GOMEMLIMIT"
+	}
+	if memlimit.Unlimited(limit) {
+		logger.Info("no soft memory limit", "from", source)
+		return
+	}
+	logger.Info("soft memory limit", "mib", limit>>20, "from", source)
 }

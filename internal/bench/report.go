@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -44,6 +46,9 @@ type Machine struct {
 	// ended: other work on the machine stretches wall times.
 	LoadStart string `json:"load_start,omitempty"`
 	LoadEnd   string `json:"load_end,omitempty"`
+	// MemoryLimitMiB is the Go runtime's soft memory limit during the run
+	// (policywire run sets the same; 0 when there is none).
+	MemoryLimitMiB int64 `json:"memory_limit_mib"`
 }
 
 // Target is a figure the bench is compared against; none is asserted.
@@ -151,7 +156,11 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "policywire bench (%s run), %s, %.0f s\n", kind, rep.Started.Format("2006-01-02 15:04 MST"), rep.Seconds)
 	fmt.Fprintf(&b, "machine: %d CPUs, %s, %d MiB, %s, %s; fixture server: %s\n", m.CPUs, m.CPUModel, m.MemoryMiB, m.GoVersion, m.OS, rep.Fixtures)
-	fmt.Fprintf(&b, "load average at start: %s; at end: %s\n\n", m.LoadStart, m.LoadEnd)
+	limit := "none"
+	if m.MemoryLimitMiB > 0 {
+		limit = fmt.Sprintf("%d MiB", m.MemoryLimitMiB)
+	}
+	fmt.Fprintf(&b, "load average at start: %s; at end: %s; Go soft memory limit: %s\n\n", m.LoadStart, m.LoadEnd, limit)
 
 	b.WriteString("Pipeline, per 1,000 sources (fetch, parse, summarize, ingest, index, deliver to the sink):\n\n")
 	tw := tabwriter.NewWriter(&b, 0, 0, 1, ' ', tabwriter.AlignRight|tabwriter.Debug)
@@ -252,6 +261,9 @@ func describeMachine() Machine {
 		}
 	}
 	m.LoadStart = loadAverage()
+	if limit := debug.SetMemoryLimit(-1); limit != math.MaxInt64 {
+		m.MemoryLimitMiB = limit >> 20
+	}
 	if m.CPUModel == "" {
 		m.CPUModel = "unknown CPU"
 	}
