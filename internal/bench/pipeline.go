@@ -498,15 +498,20 @@ func (r *runner) checkCycle(env *pipelineEnv, c Cycle, results []bot.PollResult,
 }
 
 // quiesce waits until the process is idle — under 5 ms of CPU in each of
-// two 100 ms windows — so that a cycle's figures include the background
-// work it caused and none that an earlier step left. The CPU of the idle
-// windows themselves is a few milliseconds. It gives up waiting after two
-// minutes.
+// two 100 ms windows, while its anonymous memory no longer falls by a
+// mebibyte a window — so that a cycle's figures include the background
+// work it caused and none that an earlier step left. The memory condition
+// lets the Go runtime hand back the memory a burst freed, as it does long
+// before a daemon's next poll: under a soft memory limit, a cycle started
+// at once would pay for the collector running near the limit. The CPU of
+// the idle windows themselves is a few milliseconds. It gives up waiting
+// after two minutes.
 func quiesce(ctx context.Context) error {
-	const window, idle = 100 * time.Millisecond, 5 * time.Millisecond
+	const window, idle, shrinking = 100 * time.Millisecond, 5 * time.Millisecond, 1 << 20
 	deadline := time.Now().Add(2 * time.Minute)
 	quiet := 0
 	prev := processCPU()
+	_, prevAnon := currentRSS()
 	for quiet < 2 && time.Now().Before(deadline) {
 		select {
 		case <-ctx.Done():
@@ -514,12 +519,13 @@ func quiesce(ctx context.Context) error {
 		case <-time.After(window):
 		}
 		now := processCPU()
-		if now.sub(prev).total() < idle {
+		_, anon := currentRSS()
+		if now.sub(prev).total() < idle && prevAnon-anon < shrinking {
 			quiet++
 		} else {
 			quiet = 0
 		}
-		prev = now
+		prev, prevAnon = now, anon
 	}
 	return nil
 }
