@@ -61,13 +61,15 @@ func (s *rssSampler) sample() {
 	s.peak.total = max(s.peak.total, total)
 	s.peak.anon = max(s.peak.anon, anon)
 	s.mu.Unlock()
-	if s.heapWanted && anon > s.heapAnon+s.heapAnon/10 {
-		var b bytes.Buffer
-		if err := pprof.Lookup("heap").WriteTo(&b, 0); err == nil {
-			s.heapMu.Lock()
-			s.heap, s.heapAnon = b.Bytes(), anon
-			s.heapMu.Unlock()
+	if s.heapWanted {
+		s.heapMu.Lock()
+		if anon > s.heapAnon+s.heapAnon/10 {
+			var b bytes.Buffer
+			if err := pprof.Lookup("heap").WriteTo(&b, 0); err == nil {
+				s.heap, s.heapAnon = b.Bytes(), anon
+			}
 		}
+		s.heapMu.Unlock()
 	}
 }
 
