@@ -123,7 +123,7 @@ func isKnown(tx *bolt.Tx, it policywire.Item, untrusted map[string]bool) (bool, 
 	if seq == 0 {
 		return false, nil
 	}
-	rec, err := getItemRecord(tx, seq)
+	rec, err := getItemHead(tx, seq)
 	if err != nil || rec == nil || rec.Item.Source == it.Source {
 		return true, err // a pruned item is known by its identity alone
 	}
@@ -195,10 +195,9 @@ func (in *ingestTx) item(it policywire.Item) error {
 	// Most known items come back unchanged, and telling so needs only the
 	// stored record's source, title, link and summary fingerprint, not its
 	// text, which is most of the record.
-	var c itemCheck
-	if ok, err := readItem(in.tx, seq, &c); err != nil {
+	if h, ok, err := readHead(in.tx, seq); err != nil {
 		return err
-	} else if ok && c.unchanged(it, summaryHash(in.feedSummary(it))) {
+	} else if ok && unchanged(h, it, summaryHash(in.feedSummary(it))) {
 		in.res.Unchanged++
 		return in.putIdentities(it, seq)
 	}
@@ -217,23 +216,12 @@ func (in *ingestTx) item(it policywire.Item) error {
 	return in.sameURLElsewhere(rec, it)
 }
 
-// itemCheck is the part of an item record that says whether an item
-// came back as it was.
-type itemCheck struct {
-	Item struct {
-		Source string `json:"source"`
-		Title  string `json:"title"`
-		URL    string `json:"url"`
-	} `json:"item"`
-	SummaryHash string `json:"summary_hash"`
-}
-
 // unchanged reports whether it, from the record's own source, is the
 // stored item with nothing to revise (see sameItem): same title, same
 // summary as the feed gave it, and no new link.
-func (c *itemCheck) unchanged(it policywire.Item, summaryHash string) bool {
-	return c.Item.Source == it.Source && it.Title == c.Item.Title && summaryHash == c.SummaryHash &&
-		(it.URL == "" || it.URL == c.Item.URL)
+func unchanged(h recordHead, it policywire.Item, summaryHash string) bool {
+	return h.Source == it.Source && it.Title == h.Title && summaryHash == h.SummaryHash &&
+		(it.URL == "" || it.URL == h.URL)
 }
 
 // newItem archives an item never seen: it starts a story, or joins one

@@ -295,8 +295,8 @@ func readItem(tx *bolt.Tx, seq uint64, v any) (bool, error) {
 	return true, nil
 }
 
-// itemHead is what a story needs of an item record (see getStory and
-// hydrate): decoding only that skips the item's text, most of the record.
+// itemHead is the JSON shape of a recordHead, for records decodeHead
+// does not take.
 type itemHead struct {
 	Item struct {
 		ID     string `json:"id"`
@@ -304,20 +304,43 @@ type itemHead struct {
 		Title  string `json:"title"`
 		URL    string `json:"url"`
 	} `json:"item"`
-	SourceName string `json:"source_name"`
-	Story      string `json:"story"`
-	StorySeq   uint64 `json:"story_seq"`
+	SourceName  string `json:"source_name"`
+	Story       string `json:"story"`
+	StorySeq    uint64 `json:"story_seq"`
+	SummaryHash string `json:"summary_hash"`
 }
 
-// getItemHead is getItemRecord with only the fields of itemHead set.
+// readHead reads the head of an item's record; false when there is none.
+func readHead(tx *bolt.Tx, seq uint64) (recordHead, bool, error) {
+	data := tx.Bucket(bucketItems).Get(u64(seq))
+	if data == nil {
+		return recordHead{}, false, nil
+	}
+	var h recordHead
+	if decodeHead(data, &h) == nil {
+		return h, true, nil
+	}
+	var j itemHead
+	if err := decode(data, &j); err != nil {
+		return recordHead{}, false, fmt.Errorf("item %d: %w", seq, err)
+	}
+	return recordHead{
+		ID: j.Item.ID, Source: j.Item.Source, URL: j.Item.URL, Title: j.Item.Title,
+		SourceName: j.SourceName, Story: j.Story, StorySeq: j.StorySeq, SummaryHash: j.SummaryHash,
+	}, true, nil
+}
+
+// getItemHead is getItemRecord with only the fields a story needs (see
+// getStory and hydrate): reading only those skips the item's text, most
+// of the record.
 func getItemHead(tx *bolt.Tx, seq uint64) (*itemRecord, error) {
-	var h itemHead
-	if ok, err := readItem(tx, seq, &h); !ok {
+	h, ok, err := readHead(tx, seq)
+	if !ok {
 		return nil, err
 	}
 	return &itemRecord{
-		Item:       policywire.Item{ID: h.Item.ID, Source: h.Item.Source, Title: h.Item.Title, URL: h.Item.URL},
-		SourceName: h.SourceName, Story: h.Story, StorySeq: h.StorySeq, seq: seq,
+		Item:       policywire.Item{ID: h.ID, Source: h.Source, Title: h.Title, URL: h.URL},
+		SourceName: h.SourceName, Story: h.Story, StorySeq: h.StorySeq, SummaryHash: h.SummaryHash, seq: seq,
 	}, nil
 }
 
