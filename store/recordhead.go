@@ -76,9 +76,6 @@ func walkObject(data []byte, i int, field func(key, data []byte, i int) (int, er
 		return i + 1, nil
 	}
 	for {
-		if i >= len(data) || data[i] != '"' {
-			return 0, errRecordShape
-		}
 		keyEnd, err := skipString(data, i)
 		if err != nil {
 			return 0, err
@@ -106,6 +103,9 @@ func walkObject(data []byte, i int, field func(key, data []byte, i int) (int, er
 
 // skipString returns where the string at data[i] ends, after its quote.
 func skipString(data []byte, i int) (int, error) {
+	if i >= len(data) || data[i] != '"' {
+		return 0, errRecordShape
+	}
 	for j := i + 1; j < len(data); {
 		k := bytes.IndexAny(data[j:], `"\`)
 		if k < 0 {
@@ -122,9 +122,6 @@ func skipString(data []byte, i int) (int, error) {
 
 // readString decodes the string at data[i] into s.
 func readString(data []byte, i int, s *string) (int, error) {
-	if i >= len(data) || data[i] != '"' {
-		return 0, errRecordShape
-	}
 	end, err := skipString(data, i)
 	if err != nil {
 		return 0, err
