@@ -420,3 +420,39 @@ func TestClosed(t *testing.T) {
 		t.Error("indexing into a closed index worked")
 	}
 }
+
+// TestOpenOrRebuildEarlierLayout: an index an earlier release wrote, with
+// another field layout, is rebuilt at start rather than searched wrongly.
+func TestOpenOrRebuildEarlierLayout(t *testing.T) {
+	items := corpusItems(t)
+	st := archive(t, items)
+	dir := filepath.Join(t.TempDir(), "index")
+	x, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Index(items[:3]); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.idx.SetInternal(versionKey, []byte("policywire-index-2")); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := Open(dir, nil); !errors.Is(err, ErrBroken) || !strings.Contains(err.Error(), "policywire-index-2") {
+		t.Fatalf("Open of an index of an earlier layout: err = %v, want ErrBroken naming the layout", err)
+	}
+	logs, logger := newLogBuffer()
+	x, err = OpenOrRebuild(context.Background(), dir, st, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	assertCount(t, x, len(items))
+	assertSearchable(t, x, items)
+	if out := logs.String(); !strings.Contains(out, `msg="search index rebuilt"`) {
+		t.Errorf("log does not tell of the rebuild:\n%s", out)
+	}
+}
