@@ -161,15 +161,7 @@ func TestOpenOrRebuildBroken(t *testing.T) {
 		t.Fatalf("Open of garbage: err = %v, want ErrBroken", err)
 	}
 
-	logs, logger := newLogBuffer()
-	x, err := OpenOrRebuild(context.Background(), dir, st, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
-	assertCount(t, x, len(items))
-	assertSearchable(t, x, items)
-	out := logs.String()
+	out := rebuildAndCheck(t, dir, st, items)
 	if !strings.Contains(out, "search index is broken") || !strings.Contains(out, `msg="search index rebuilt"`) || !strings.Contains(out, "reason=broken") {
 		t.Errorf("log does not tell of the broken index and its rebuild:\n%s", out)
 	}
@@ -191,20 +183,10 @@ func TestOpenNotADirectory(t *testing.T) {
 func TestOpenOrRebuildStale(t *testing.T) {
 	items := corpusItems(t)
 	st := archive(t, items)
-	dir := filepath.Join(t.TempDir(), "index")
-	x, err := Open(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The process stopped after archiving, before indexing the rest.
-	if err := x.Index(items[:100]); err != nil {
-		t.Fatal(err)
-	}
-	if err := x.Close(); err != nil {
-		t.Fatal(err)
-	}
+	dir := partialIndex(t, items[:100], nil)
 	logs, logger := newLogBuffer()
-	x, err = OpenOrRebuild(context.Background(), dir, st, logger)
+	x, err := OpenOrRebuild(context.Background(), dir, st, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,33 +408,51 @@ func TestClosed(t *testing.T) {
 func TestOpenOrRebuildEarlierLayout(t *testing.T) {
 	items := corpusItems(t)
 	st := archive(t, items)
+	dir := partialIndex(t, items[:3], func(x *Index) error {
+		return x.idx.SetInternal(versionKey, []byte("policywire-index-2"))
+	})
+	if _, err := Open(dir, nil); !errors.Is(err, ErrBroken) || !strings.Contains(err.Error(), "policywire-index-2") {
+		t.Fatalf("Open of an index of an earlier layout: err = %v, want ErrBroken naming the layout", err)
+	}
+	if out := rebuildAndCheck(t, dir, st, items); !strings.Contains(out, `msg="search index rebuilt"`) {
+		t.Errorf("log does not tell of the rebuild:\n%s", out)
+	}
+}
+
+// partialIndex writes an index of items alone, changed by alter when it is
+// not nil, and returns its directory.
+func partialIndex(t *testing.T, items []policywire.Item, alter func(*Index) error) string {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "index")
 	x, err := Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := x.Index(items[:3]); err != nil {
+	if err := x.Index(items); err != nil {
 		t.Fatal(err)
 	}
-	if err := x.idx.SetInternal(versionKey, []byte("policywire-index-2")); err != nil {
-		t.Fatal(err)
+	if alter != nil {
+		if err := alter(x); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := x.Close(); err != nil {
 		t.Fatal(err)
 	}
+	return dir
+}
 
-	if _, err := Open(dir, nil); !errors.Is(err, ErrBroken) || !strings.Contains(err.Error(), "policywire-index-2") {
-		t.Fatalf("Open of an index of an earlier layout: err = %v, want ErrBroken naming the layout", err)
-	}
+// rebuildAndCheck opens the index in dir with OpenOrRebuild, checks that it
+// holds and finds every item of the archive, and returns what it logged.
+func rebuildAndCheck(t *testing.T, dir string, st *store.Store, items []policywire.Item) string {
+	t.Helper()
 	logs, logger := newLogBuffer()
-	x, err = OpenOrRebuild(context.Background(), dir, st, logger)
+	x, err := OpenOrRebuild(context.Background(), dir, st, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer x.Close()
+	t.Cleanup(func() { x.Close() })
 	assertCount(t, x, len(items))
 	assertSearchable(t, x, items)
-	if out := logs.String(); !strings.Contains(out, `msg="search index rebuilt"`) {
-		t.Errorf("log does not tell of the rebuild:\n%s", out)
-	}
+	return logs.String()
 }
