@@ -83,8 +83,6 @@ type boilerplatePattern struct {
 	re       *regexp.Regexp
 }
 
-func anyOf(subs ...string) func(string) bool { return containsAny(subs...) }
-
 func prefixedBy(prefixes ...string) func(string) bool {
 	return anyString(strings.HasPrefix, prefixes)
 }
@@ -99,7 +97,7 @@ func endsWithDigit(s string) bool {
 }
 
 // mentionsCookies guards the cookie notices.
-var mentionsCookies = anyOf("cookie", "accepted", "rejected")
+var mentionsCookies = containsAny("cookie", "accepted", "rejected")
 
 // boilerplatePatterns match the furniture of web pages and feeds: cookie
 // notices, sharing and printing widgets, navigation, feedback forms,
@@ -117,30 +115,30 @@ var boilerplatePatterns = []boilerplatePattern{
 	// characters; "share on" takes any word.
 	{func(s string) bool { return len(s) <= 25 || strings.HasPrefix(s, "share on ") },
 		regexp.MustCompile(`^(share|share this( page| article)?|share on \w+|print|print this page|print friendly|email|tweet|download|download pdf|related links|related content|related articles|related documents|related topics|see also|read more|more information|tags?|topics?|follow us|back to top|top|next|previous|home|menu|search|skip to (main )?content|you are here|breadcrumb|privacy (policy|notice|statement)|terms of use|legal notice|accessibility( statement)?|cookies?|contact( us)?|sitemap|faq)\s*:?$`)},
-	{anyOf("share "), regexp.MustCompile(`\bshare (this|on) (page|article|facebook|twitter|x|linkedin|email|whatsapp)\b`)},
-	{anyOf("skip to ", "you are here"), regexp.MustCompile(`\bskip to (main )?content\b|\byou are here\s*:`)},
+	{containsAny("share "), regexp.MustCompile(`\bshare (this|on) (page|article|facebook|twitter|x|linkedin|email|whatsapp)\b`)},
+	{containsAny("skip to ", "you are here"), regexp.MustCompile(`\bskip to (main )?content\b|\byou are here\s*:`)},
 	// Feedback forms.
-	{anyOf("this page"), regexp.MustCompile(`\b(is|was) this page (useful|helpful)\b`)},
-	{anyOf("report a problem", "help us improve", "your feedback", "include personal", "this page is"),
+	{containsAny("this page"), regexp.MustCompile(`\b(is|was) this page (useful|helpful)\b`)},
+	{containsAny("report a problem", "help us improve", "your feedback", "include personal", "this page is"),
 		regexp.MustCompile(`\b(report a problem with this page|help us improve|thank you for your feedback|don.?t include personal or financial information|yes this page is useful|no this page is not useful)\b`)},
 	// Newsletters.
-	{anyOf("sign up", "subscribe"), regexp.MustCompile(`\b(sign up|subscribe)\b.*\b(newsletter|updates|alerts|emails?|mailing list)\b`)},
-	{anyOf("newsletter"), regexp.MustCompile(`\bnewsletter\b.*\b(sign up|subscribe|register|receive)\b`)},
+	{containsAny("sign up", "subscribe"), regexp.MustCompile(`\b(sign up|subscribe)\b.*\b(newsletter|updates|alerts|emails?|mailing list)\b`)},
+	{containsAny("newsletter"), regexp.MustCompile(`\bnewsletter\b.*\b(sign up|subscribe|register|receive)\b`)},
 	// Legal lines and browser warnings.
-	{anyOf("©", "copyright", "all rights reserved"), regexp.MustCompile(`©|\bcopyright (\d{4}|information|notice)\b|\ball rights reserved\b`)},
-	{anyOf("javascript", "your browser"), regexp.MustCompile(`\b(enable|turn on) javascript\b|\byour browser\b.*\b(not supported|outdated|javascript)\b`)},
+	{containsAny("©", "copyright", "all rights reserved"), regexp.MustCompile(`©|\bcopyright (\d{4}|information|notice)\b|\ball rights reserved\b`)},
+	{containsAny("javascript", "your browser"), regexp.MustCompile(`\b(enable|turn on) javascript\b|\byour browser\b.*\b(not supported|outdated|javascript)\b`)},
 	// Page metadata.
 	{prefixedBy("published", "last updated", "updated", "first published"), regexp.MustCompile(`^(published|last updated|updated|first published)\b.{0,40}$`)},
-	{anyOf(":"), regexp.MustCompile(`^(from|part of|related|explore the topic|contents|page \d+ of \d+)\s*:`)},
+	{containsAny(":"), regexp.MustCompile(`^(from|part of|related|explore the topic|contents|page \d+ of \d+)\s*:`)},
 	{prefixedBy("the following"), regexp.MustCompile(`^the following (statement )?is attributed to\b`)},
 	{atMost(20), regexp.MustCompile(`^(updates to this page|news story|press release|press statement|statement|speech|fact sheet|media note|readout|news article|news)$`)},
 	// A date alone: "April 4, 2022", "18 July 2022 15:20", "01.09.2022".
 	{endsWithDigit, regexp.MustCompile(`^(\d{1,2}\.? [a-z]+ \d{4}|[a-z]+\.? \d{1,2}, \d{4}|\d{1,2}[./]\d{1,2}[./]\d{4}|\d{4}-\d{2}-\d{2})( \d{1,2}[:.]\d{2})?$`)},
 	// Contact blocks.
-	{anyOf("press "), regexp.MustCompile(`\bpress (contact|contacts|officer|office)\b.*(\+\d|@|\bphone\b|\btel\b)`)},
-	{anyOf("+"), regexp.MustCompile(`\+\d{2,3}[\s().\d]{7,}`)},
-	{anyOf("@"), regexp.MustCompile(`[\w.+-]+@[\w-]+\.[\w.-]+`)},
-	{anyOf("visit the meeting page", "watch the "), regexp.MustCompile(`\b(visit the meeting page|watch the (video|press conference))\b`)},
+	{containsAny("press "), regexp.MustCompile(`\bpress (contact|contacts|officer|office)\b.*(\+\d|@|\bphone\b|\btel\b)`)},
+	{containsAny("+"), regexp.MustCompile(`\+\d{2,3}[\s().\d]{7,}`)},
+	{containsAny("@"), regexp.MustCompile(`[\w.+-]+@[\w-]+\.[\w.-]+`)},
+	{containsAny("visit the meeting page", "watch the "), regexp.MustCompile(`\b(visit the meeting page|watch the (video|press conference))\b`)},
 }
 
 // boilerplateMaxRunes bounds the text the patterns are tried on: furniture is
