@@ -40,6 +40,7 @@ func commandConstructors() []func(*app) *cobra.Command {
 		newVersionCmd,
 		newRunCmd,
 		newTryCmd,
+		newDiscoverCmd,
 		newSourcesCmd,
 		newSearchCmd,
 		newBackupCmd,
