@@ -41,6 +41,7 @@ func commandConstructors() []func(*app) *cobra.Command {
 		newRunCmd,
 		newTryCmd,
 		newDiscoverCmd,
+		newCatalogCmd,
 		newSourcesCmd,
 		newSearchCmd,
 		newBackupCmd,
