@@ -12,7 +12,6 @@ import (
 	_ "time/tzdata"
 
 	"github.com/policywire/policywire"
-	"github.com/policywire/policywire/bot"
 	"github.com/policywire/policywire/config"
 	"github.com/policywire/policywire/internal/testenv"
 	"github.com/policywire/policywire/query"
@@ -112,7 +111,7 @@ func openWith(t testing.TB, items []policywire.Item) *Index {
 // searchIDs returns the IDs of every item a search finds, sorted.
 func searchIDs(t testing.TB, x *Index, q *query.Query) []string {
 	t.Helper()
-	hits, err := x.Search(context.Background(), q, bot.SearchOptions{Limit: 100000})
+	hits, err := x.Search(context.Background(), q, policywire.SearchOptions{Limit: 100000})
 	if err != nil {
 		t.Fatalf("search %s: %v", q, err)
 	}
