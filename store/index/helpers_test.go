@@ -14,6 +14,7 @@ import (
 	"github.com/policywire/policywire"
 	"github.com/policywire/policywire/config"
 	"github.com/policywire/policywire/internal/testenv"
+	"github.com/policywire/policywire/internal/wiring"
 	"github.com/policywire/policywire/query"
 	"github.com/policywire/policywire/sources"
 )
@@ -61,7 +62,7 @@ func fixtureItems(t testing.TB) []policywire.Item {
 		if !ok {
 			t.Fatalf("no source %q in sources.yaml", fx.source)
 		}
-		items, err := sources.Parse(src, testenv.SourceFixture(t, fx.file), src.URL, testenv.ContentTypeFor(fx.file), loc)
+		items, err := sources.Parse(wiring.Source(src), testenv.SourceFixture(t, fx.file), src.URL, testenv.ContentTypeFor(fx.file), loc)
 		if err != nil {
 			t.Fatalf("parse %s: %v", fx.file, err)
 		}
