@@ -19,6 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/policywire/policywire/config"
+	"github.com/policywire/policywire/internal/wiring"
 	"github.com/policywire/policywire/sources"
 )
 
@@ -203,7 +204,7 @@ func Verify(ctx context.Context, f *sources.Fetcher, srcs []config.Source, loc *
 	out := make([]Check, 0, len(srcs))
 	for _, src := range srcs {
 		c := Check{Source: src}
-		res, err := sources.Read(ctx, f, src, sources.Validators{}, loc)
+		res, err := sources.Read(ctx, f, wiring.Source(src), sources.Validators{}, loc)
 		switch {
 		case err != nil:
 			c.Problem = strings.TrimPrefix(err.Error(), "sources: ")

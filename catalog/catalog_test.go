@@ -13,6 +13,7 @@ import (
 
 	"github.com/policywire/policywire/config"
 	"github.com/policywire/policywire/internal/testenv"
+	"github.com/policywire/policywire/internal/wiring"
 	"github.com/policywire/policywire/sources"
 )
 
@@ -118,7 +119,7 @@ func TestEveryEntryReadsItsFixture(t *testing.T) {
 	for i, src := range srcs {
 		e := es[i]
 		t.Run(e.Source.ID, func(t *testing.T) {
-			res, err := sources.Read(context.Background(), f, src, sources.Validators{}, time.UTC)
+			res, err := sources.Read(context.Background(), f, wiring.Source(src), sources.Validators{}, time.UTC)
 			if err != nil {
 				t.Fatalf("%v", err)
 			}

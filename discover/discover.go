@@ -21,6 +21,7 @@ import (
 
 	"github.com/policywire/policywire"
 	"github.com/policywire/policywire/config"
+	"github.com/policywire/policywire/internal/wiring"
 	"github.com/policywire/policywire/sources"
 )
 
@@ -177,7 +178,7 @@ func (d *discovery) tryURL(ctx context.Context, src config.Source, via string, m
 // tryBody parses a body already fetched for src.
 func (d *discovery) tryBody(src config.Source, via string, resp *sources.Response, minor bool) {
 	src.ID = "candidate"
-	items, err := sources.Parse(src, resp.Body, resp.URL, resp.ContentType, d.o.Location)
+	items, err := sources.Parse(wiring.Source(src), resp.Body, resp.URL, resp.ContentType, d.o.Location)
 	if err != nil {
 		d.res.Tried = append(d.res.Tried, fmt.Sprintf("%s: %v", src.URL, sourcesReason(err)))
 		return

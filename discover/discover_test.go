@@ -12,6 +12,7 @@ import (
 
 	"github.com/policywire/policywire/config"
 	"github.com/policywire/policywire/internal/testenv"
+	"github.com/policywire/policywire/internal/wiring"
 	"github.com/policywire/policywire/sources"
 )
 
@@ -154,7 +155,7 @@ func TestDrupalListingWithoutFeedGetsSelectorsThatReadIt(t *testing.T) {
 	}
 	src := best.Source
 	src.ID = "vm-news"
-	items, err := sources.Parse(src, testdata(t, "drupal-listing.html"), fx.URL+"/en/news", "text/html", time.UTC)
+	items, err := sources.Parse(wiring.Source(src), testdata(t, "drupal-listing.html"), fx.URL+"/en/news", "text/html", time.UTC)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/policywire/policywire/config"
+	"github.com/policywire/policywire/internal/wiring"
 	"github.com/policywire/policywire/sources"
 )
 
@@ -25,7 +26,7 @@ func FuzzProposeSelectors(f *testing.F) {
 		siteAPIs(p, base)
 		for _, h := range proposeSelectors(p) {
 			src := config.Source{ID: "fuzz", Type: config.TypeHTML, URL: base.String(), HTML: h}
-			if _, err := sources.Parse(src, body, base.String(), "text/html", time.UTC); err != nil && sources.KindOf(err) == "" {
+			if _, err := sources.Parse(wiring.Source(src), body, base.String(), "text/html", time.UTC); err != nil && sources.KindOf(err) == "" {
 				t.Fatalf("proposed selectors %+v are refused: %v", *h, err)
 			}
 		}
