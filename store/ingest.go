@@ -72,6 +72,9 @@ func (s *Store) Ingest(b Batch, route Router) (IngestResult, error) {
 	}
 	s.ingestMu.Lock()
 	defer s.ingestMu.Unlock()
+	if err := s.ensureTitles(); err != nil {
+		return IngestResult{}, err
+	}
 	now := s.now()
 	var in *ingestTx
 	err := s.db.Update(func(tx *bolt.Tx) error {

@@ -50,9 +50,13 @@ type Store struct {
 
 	// ingestMu serializes Ingest so that the in-memory title index is
 	// updated in the same order as the transactions commit.
-	ingestMu   sync.Mutex
-	titles     *titleIndex
-	lastExpire time.Time // guarded by ingestMu
+	ingestMu sync.Mutex
+	titles   *titleIndex
+	// titlesLoaded is set once the title index holds the archive's recent
+	// stories; it is filled on the first ingest, not at open, so that a
+	// process with nothing new to ingest never reads the archive.
+	titlesLoaded bool
+	lastExpire   time.Time // guarded by ingestMu
 }
 
 type lockedError struct{ path string }
@@ -98,9 +102,11 @@ func Open(path string, o Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	if err := s.loadTitles(); err != nil {
-		db.Close()
-		return nil, err
+	if !o.ReadOnly {
+		if err := countItemsOnce(db); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("store: count the items of %s: %w", path, err)
+		}
 	}
 	return s, nil
 }

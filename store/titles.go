@@ -359,6 +359,18 @@ func ceilMul(t float64, n int) int {
 	return c
 }
 
+// ensureTitles loads the title index unless it is loaded; ingestMu is held.
+func (s *Store) ensureTitles() error {
+	if s.titlesLoaded {
+		return nil
+	}
+	if err := s.loadTitles(); err != nil {
+		return err
+	}
+	s.titlesLoaded = true
+	return nil
+}
+
 // loadTitles fills the in-memory title index with the stories started in
 // the last window (and any dated in the future), from the date index.
 func (s *Store) loadTitles() error {

@@ -52,6 +52,11 @@ func newRunCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			stopProfile, err := startProfile()
+			if err != nil {
+				return err
+			}
+			defer stopProfile()
 			if f.once {
 				return a.runOnce(cmd.Context(), cfg, f)
 			}
@@ -92,12 +97,12 @@ func (a *app) runOnce(ctx context.Context, cfg *config.Config, f runFlags) error
 			return err
 		}
 		opts.Senders = senders
-		if idx, err := openIndex(ctx, cfg, st, logger); err == nil {
-			defer idx.Close()
-			opts.Index = idx
-		} else {
-			logger.Warn("search index unavailable; items are archived and reindex rebuilds it", "err", err)
+		idx, err := newLazyIndex(ctx, cfg, st, logger)
+		if err != nil {
+			return err
 		}
+		defer idx.Close()
+		opts.Index = idx
 	}
 	b, err := bot.New(opts)
 	if err != nil {
