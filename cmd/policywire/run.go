@@ -367,10 +367,10 @@ func (l *lateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // applyMemoryLimit gives the process its soft memory limit and says which.
 func applyMemoryLimit(logger *slog.Logger) {
-	limit, fromEnv := memlimit.Apply()
-	source := "default; GOMEMLIMIT sets another"
-	if fromEnv {
-		source = "GOMEMLIMIT"
+	limit, from := memlimit.Apply()
+	source := string(from)
+	if from == memlimit.FromDefault {
+		source = "default; GOMEMLIMIT sets another"
 	}
 	if memlimit.Unlimited(limit) {
 		logger.Info("no soft memory limit", "from", source)
