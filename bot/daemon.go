@@ -32,6 +32,21 @@ type Daemon struct {
 	ctx     context.Context
 	stopped bool // shutdown began: no new schedule may start
 	polling sync.WaitGroup
+	// pollSlots bounds the polls in flight, fetch, parse and ingest
+	// together, to fetch.concurrency, as run --once does. The fetcher alone
+	// bounds only requests: at start every source is due within seconds,
+	// and polls whose bodies had arrived queued for the store by the
+	// hundred, each holding its body and parsed items, so that a first
+	// poll's live heap sat above the soft memory limit and the collector
+	// ran almost without pause.
+	pollSlots atomic.Pointer[chan struct{}]
+}
+
+// setPollSlots sizes the bound on polls in flight for cfg; polls under
+// way finish under the bound they started with.
+func (d *Daemon) setPollSlots(cfg *config.Config) {
+	slots := make(chan struct{}, max(cfg.Fetch.Concurrency, 1))
+	d.pollSlots.Store(&slots)
 }
 
 // Ready reports whether the schedule is set (for /readyz).
@@ -48,6 +63,7 @@ func (d *Daemon) Run(ctx context.Context, shutdownBound time.Duration) error {
 	}
 	d.mu.Lock()
 	d.ctx = ctx
+	d.setPollSlots(cfg)
 	d.Bot.Dispatcher.Start(ctx, instantChannels(cfg))
 	d.cron = c
 	c.Start()
@@ -118,6 +134,9 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 		return err
 	}
 	d.Bot.Dispatcher.SetChannels(ctx, instantChannels(cfg))
+	if cfg.Fetch.Concurrency != old.Fetch.Concurrency {
+		d.setPollSlots(cfg)
+	}
 	d.cron.Stop()
 	d.cron = c
 	c.Start()
@@ -230,7 +249,14 @@ func (d *Daemon) pollSource(ctx context.Context, id string) {
 		d.Logger.Debug("poll skipped: source in backoff", "source", id, "until", st.NextAllowed)
 		return
 	}
+	slots := *d.pollSlots.Load()
+	select {
+	case slots <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
 	res, err := d.Bot.Poller.Poll(ctx, src)
+	<-slots
 	if err != nil {
 		if ctx.Err() == nil {
 			d.Logger.Error("poll", "source", id, "err", err)
