@@ -38,6 +38,8 @@ const MaxXMLDepth = 1000
 type ReadResult struct {
 	Response *Response
 	Items    []policywire.Item
+	// Report tells of items dropped or repaired and of a body cut short.
+	Report Report
 }
 
 // AcceptFor returns the Accept header for a source type.
@@ -72,7 +74,8 @@ func Read(ctx context.Context, f *Fetcher, src config.Source, v Validators, loc 
 	if finalURL == "" {
 		finalURL = src.URL
 	}
-	items, err := Parse(src, resp.Body, finalURL, resp.ContentType, loc)
+	items, rep, err := ParseReport(src, resp.Body, finalURL, resp.ContentType, loc)
+	res.Report = rep
 	if err != nil {
 		return res, err
 	}
@@ -89,13 +92,30 @@ func Read(ctx context.Context, f *Fetcher, src config.Source, v Validators, loc 
 // body of the right kind that does not parse is KindParse. A bad selector
 // or an unknown type is a plain error naming the source.
 func Parse(src config.Source, body []byte, finalURL, contentType string, loc *time.Location) ([]policywire.Item, error) {
+	items, _, err := ParseReport(src, body, finalURL, contentType, loc)
+	return items, err
+}
+
+// ParseReport is Parse that also tells what it dropped and repaired: items
+// without anything to show, items whose markup could not be read, a feed
+// cut short, bytes read in another encoding than the one declared.
+func ParseReport(src config.Source, body []byte, finalURL, contentType string, loc *time.Location) ([]policywire.Item, Report, error) {
+	var rep Report
+	items, err := parse(src, body, finalURL, contentType, loc, &rep)
+	if err != nil {
+		items = nil
+	}
+	return items, rep, err
+}
+
+func parse(src config.Source, body []byte, finalURL, contentType string, loc *time.Location, rep *Report) ([]policywire.Item, error) {
 	if loc == nil {
 		loc = time.UTC
 	}
 	if finalURL == "" {
 		finalURL = src.URL
 	}
-	d := document{src: src, body: body, url: finalURL, contentType: contentType, loc: loc}
+	d := document{src: src, body: body, url: finalURL, contentType: contentType, loc: loc, report: rep}
 	if u, err := url.Parse(strings.TrimSpace(finalURL)); err == nil && u.IsAbs() {
 		d.base = u
 	}
@@ -104,9 +124,6 @@ func Parse(src config.Source, body []byte, finalURL, contentType string, loc *ti
 	}
 	switch src.Type {
 	case "", config.TypeFeed:
-		if deep, err := xmlTooDeep(body, MaxXMLDepth); deep {
-			return nil, &Error{Kind: KindParse, URL: d.url, Err: err}
-		}
 		return parseFeed(d)
 	case config.TypeHTML:
 		return parseHTML(d)
@@ -124,6 +141,7 @@ type document struct {
 	base        *url.URL // nil when url is not absolute
 	contentType string
 	loc         *time.Location
+	report      *Report // never nil
 }
 
 // unexpected is the error for an HTML page served instead of the expected
