@@ -1,6 +1,9 @@
 package sources
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Report says what reading one body took beyond the ordinary: items left
 // out and why, what was repaired to read the rest, and warnings a user
@@ -57,4 +60,18 @@ func (r *Report) warn(format string, args ...any) {
 		return
 	}
 	r.Warnings = append(r.Warnings, fmt.Sprintf(format, args...))
+}
+
+// Summary is the report in one line for a source's health: its warnings
+// and how many items were dropped, or "" when neither. Repairs are left
+// out: the items they concern were read.
+func (r Report) Summary() string {
+	parts := append([]string(nil), r.Warnings...)
+	switch n := len(r.Dropped); {
+	case n == 1:
+		parts = append(parts, fmt.Sprintf("item %d dropped: %s", r.Dropped[0].Position, r.Dropped[0].Reason))
+	case n > 1:
+		parts = append(parts, fmt.Sprintf("%d items dropped (first: item %d, %s)", n, r.Dropped[0].Position, r.Dropped[0].Reason))
+	}
+	return strings.Join(parts, "; ")
 }
