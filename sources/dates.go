@@ -334,7 +334,12 @@ func englishDate(s string) string {
 // ("MEST", "Etc/GMT-2", "GMT-01:01"), which the feed parser may place at
 // the wrong offset.
 func hasZoneName(s string) bool {
-	return gmtOffset.MatchString(s) || trailZone.MatchString(s)
+	if gmtOffset.MatchString(s) {
+		return true
+	}
+	// A name of offset zero is read right however it is read.
+	m := trailZone.FindStringSubmatch(s)
+	return m != nil && zoneOffsets[m[1]] != "+0000"
 }
 
 var englishMonths = []string{

@@ -38,10 +38,10 @@ func scanItemExtras(body []byte, feed *gofeed.Feed, raw any) []itemExtras {
 	switch raw.(type) {
 	case *atom.Feed:
 		// Atom titles are text unless typed otherwise (RFC 4287 §3.1.1):
-		// only a title with markup characters reads differently as text.
+		// only a title with a "<" reads differently as text.
 		need = bytes.Contains(body, []byte("base64"))
 		for _, it := range feed.Items {
-			if it != nil && strings.ContainsAny(it.Title, "<&") {
+			if it != nil && strings.Contains(it.Title, "<") {
 				need = true
 				break
 			}
