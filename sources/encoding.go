@@ -26,11 +26,12 @@ type bodyEncoding struct {
 }
 
 // detectEncoding chooses the encoding of an XML or JSON body in the order
-// RFC 7303 §3.2 gives for XML media types: a byte order mark first; then
+// RFC 7303 §3 gives for XML media types: a byte order mark first; then
 // the charset parameter of the Content-Type header; then the encoding
 // declaration of the XML declaration (read with the byte patterns of
 // XML 1.0 Appendix F, which also tell UTF-16 and UTF-32 without a BOM);
-// then UTF-8. Labels are looked up as the WHATWG Encoding Standard does,
+// then UTF-8 (RFC 3023, which RFC 7303 replaced, put the charset before
+// the BOM). Labels are looked up as the WHATWG Encoding Standard does,
 // so ISO-8859-1, Latin-1 and US-ASCII are read as windows-1252, of which
 // they are subsets everywhere but in the C1 controls no feed means.
 func detectEncoding(body []byte, contentType string) bodyEncoding {
