@@ -66,6 +66,13 @@ func detectEncoding(body []byte, contentType string) bodyEncoding {
 	}
 	if label := contentTypeCharset(contentType); label != "" {
 		if e, ok := lookupEncoding(label, "Content-Type"); ok {
+			if singleByte(e.name) && utf8.Valid(body) && hasMultibyte(body) {
+				// Servers set a default charset (Apache's ISO-8859-1) on
+				// feeds their CMS writes in UTF-8. Text in a single-byte
+				// encoding is valid UTF-8 with multi-byte sequences
+				// only by a coincidence no real text makes.
+				return bodyEncoding{name: "utf-8", from: fromUTF8Bytes, label: label}
+			}
 			return e
 		}
 	}
@@ -76,6 +83,10 @@ func detectEncoding(body []byte, contentType string) bodyEncoding {
 	}
 	return bodyEncoding{name: "utf-8", from: "default"}
 }
+
+// fromUTF8Bytes says a body was read as the UTF-8 it is, against a
+// single-byte charset in its Content-Type.
+const fromUTF8Bytes = "bytes"
 
 var xmlEncodingDecl = regexp.MustCompile(`^\s*<\?xml[^>]*?\bencoding\s*=\s*["']([^"']+)["']`)
 
@@ -139,6 +150,9 @@ func decodeBody(body []byte, contentType string) ([]byte, []string) {
 			out = dec
 		}
 	}
+	if e.from == fromUTF8Bytes {
+		repairs = append(repairs, fmt.Sprintf("read as UTF-8, which the bytes are, not as %s, as the Content-Type says", e.label))
+	}
 	if e.from == "Content-Type" {
 		if m := xmlEncodingDecl.FindSubmatch(out[:min(len(out), 512)]); m != nil {
 			if d, ok := lookupEncoding(string(m[1]), ""); ok && d.name != e.name {
@@ -179,6 +193,22 @@ func windows1252Fallback(b []byte) ([]byte, int) {
 		i += size
 	}
 	return out, n
+}
+
+// singleByte reports the single-byte encodings of WHATWG names.
+func singleByte(name string) bool {
+	return strings.HasPrefix(name, "windows-125") || strings.HasPrefix(name, "iso-8859-") ||
+		strings.HasPrefix(name, "koi8-") || name == "macintosh" || name == "ibm866"
+}
+
+// hasMultibyte reports a byte of a multi-byte UTF-8 sequence.
+func hasMultibyte(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return true
+		}
+	}
+	return false
 }
 
 // hasC1 reports bytes 0x80-0x9F, which windows-1252 reads as printable

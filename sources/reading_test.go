@@ -84,6 +84,18 @@ func TestEncodingPrecedence(t *testing.T) {
 			t.Errorf("titles %q", itemTitles(items))
 		}
 	})
+	t.Run("UTF-8 bytes under a server's default ISO-8859-1", func(t *testing.T) {
+		// Apache's AddDefaultCharset on a feed the CMS writes in UTF-8.
+		body := "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><item><title>Außenministerin in Kyjiw – Gespräche über Cyberabwehr</title><link>https://x.example/a</link></item></channel></rss>"
+		src := config.Source{ID: "pub", URL: "https://publisher.example/feed"}
+		got, rep, err := ParseReport(src, []byte(body), src.URL, "text/xml; charset=ISO-8859-1", time.UTC)
+		if err != nil || len(got) != 1 || got[0].Title != "Außenministerin in Kyjiw – Gespräche über Cyberabwehr" {
+			t.Fatalf("%v, %q", err, itemTitles(got))
+		}
+		if len(rep.Repairs) != 1 || !strings.Contains(rep.Repairs[0].What, "read as UTF-8") {
+			t.Errorf("repairs %+v", rep.Repairs)
+		}
+	})
 	t.Run("declaration when the header has no charset", func(t *testing.T) {
 		items, _ := readFeedFixture(t, "cp1252-labelled-latin1.rss", "application/rss+xml")
 		if len(items) != 1 || !strings.HasPrefix(items[0].Title, "Presupuesto de 3 M€") {
