@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/policywire/policywire"
-	"github.com/policywire/policywire/config"
 )
 
 // readFeedFixture parses testdata/feeds/name as a feed source, with the
@@ -21,7 +20,7 @@ func readFeedFixture(t *testing.T, name, contentType string) ([]policywire.Item,
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := config.Source{ID: "pub", URL: "https://publisher.example/feed"}
+	src := Source{ID: "pub", URL: "https://publisher.example/feed"}
 	items, rep, err := ParseReport(src, body, src.URL, contentType, time.UTC)
 	if err != nil {
 		t.Fatalf("parse %s: %v", name, err)
@@ -87,7 +86,7 @@ func TestEncodingPrecedence(t *testing.T) {
 	t.Run("UTF-8 bytes under a server's default ISO-8859-1", func(t *testing.T) {
 		// Apache's AddDefaultCharset on a feed the CMS writes in UTF-8.
 		body := "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><item><title>Außenministerin in Kyjiw – Gespräche über Cyberabwehr</title><link>https://x.example/a</link></item></channel></rss>"
-		src := config.Source{ID: "pub", URL: "https://publisher.example/feed"}
+		src := Source{ID: "pub", URL: "https://publisher.example/feed"}
 		got, rep, err := ParseReport(src, []byte(body), src.URL, "text/xml; charset=ISO-8859-1", time.UTC)
 		if err != nil || len(got) != 1 || got[0].Title != "Außenministerin in Kyjiw – Gespräche über Cyberabwehr" {
 			t.Fatalf("%v, %q", err, itemTitles(got))

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/policywire/policywire"
-	"github.com/policywire/policywire/config"
 	"github.com/policywire/policywire/sources"
 )
 
@@ -21,7 +20,7 @@ func TestRenderShowsLiteralMarkupOfFeedTitles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	items, err := sources.Parse(config.Source{ID: "w3"}, body, "https://standards.example.org/feed", "", time.UTC)
+	items, err := sources.Parse(sources.Source{ID: "w3"}, body, "https://standards.example.org/feed", "", time.UTC)
 	if err != nil || len(items) != 4 {
 		t.Fatalf("%d items, %v", len(items), err)
 	}

@@ -1,4 +1,4 @@
-package store
+package bot_test
 
 import (
 	"os"
@@ -7,9 +7,31 @@ import (
 	"time"
 
 	"github.com/policywire/policywire"
-	"github.com/policywire/policywire/config"
 	"github.com/policywire/policywire/sources"
+	"github.com/policywire/policywire/store"
 )
+
+// archive ingests items into st as one poll of source "pub" routing every
+// item to #policy, and returns what the poll did and the outbox after it.
+func archive(t *testing.T, st *store.Store, items []policywire.Item) (store.IngestResult, int) {
+	t.Helper()
+	state, err := st.SourceState("pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := func(policywire.Item) []store.Route {
+		return []store.Route{{Channel: "#policy", Topics: []string{"all"}}}
+	}
+	res, err := st.Ingest(store.Batch{Source: "pub", SourceName: "Publisher", Items: items, State: state}, all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := st.Outbox("#policy", true, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, len(rows)
+}
 
 // parseFeedFixture parses a feed of sources/testdata/feeds as source src.
 func parseFeedFixture(t *testing.T, src, name string) []policywire.Item {
@@ -18,7 +40,7 @@ func parseFeedFixture(t *testing.T, src, name string) []policywire.Item {
 	if err != nil {
 		t.Fatal(err)
 	}
-	items, err := sources.Parse(config.Source{ID: src, URL: "https://publisher.example/feed"}, body, "", "", time.UTC)
+	items, err := sources.Parse(sources.Source{ID: src, URL: "https://publisher.example/feed"}, body, "", "", time.UTC)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +92,11 @@ func TestFeedReadingChangesKeepArchivedItemsKnown(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := openTest(t, newClock())
+			s, err := store.Open(filepath.Join(t.TempDir(), "policywire.db"), store.Options{Timeout: time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
 			now := parseFeedFixture(t, "pub", tc.file)
 			var old []policywire.Item
 			for _, it := range now {
@@ -78,8 +104,7 @@ func TestFeedReadingChangesKeepArchivedItemsKnown(t *testing.T) {
 				o.ID = policywire.Identity(o)
 				old = append(old, o)
 			}
-			ingest(t, s, "pub", routeAllTo("#policy"), old...)
-			queued := len(outbox(t, s, "#policy"))
+			_, queued := archive(t, s, old)
 
 			unseen, err := s.Unseen(now)
 			if err != nil {
@@ -88,9 +113,9 @@ func TestFeedReadingChangesKeepArchivedItemsKnown(t *testing.T) {
 			for _, it := range unseen {
 				t.Errorf("archived item looks new: %q (identity %q)", it.Title, it.ID)
 			}
-			res := ingest(t, s, "pub", routeAllTo("#policy"), now...)
-			if res.New != 0 || len(outbox(t, s, "#policy")) != queued {
-				t.Errorf("second poll: %d new, outbox %d → %d", res.New, queued, len(outbox(t, s, "#policy")))
+			res, after := archive(t, s, now)
+			if res.New != 0 || after != queued {
+				t.Errorf("second poll: %d new, outbox %d → %d", res.New, queued, after)
 			}
 		})
 	}
