@@ -51,7 +51,7 @@ func parseJSONFeed(d document, body []byte) ([]policywire.Item, error) {
 		it := policywire.Item{
 			GUID:      r.text("id"),
 			URL:       firstNonEmpty(r.text("url"), r.text("external_url")),
-			Title:     r.text("title"),
+			Title:     rssTitle(r.text("title")), // plain text, by the spec; some put markup
 			Summary:   r.text("summary"),
 			Content:   r.text("content_html"),
 			Published: r.date("date_published", d.loc),

@@ -193,6 +193,17 @@ func TestJSONFeedWithWrongShapesKeepsItsItems(t *testing.T) {
 	}
 }
 
+func TestJSONFeedTitlesAreText(t *testing.T) {
+	body := `{"version":"https://jsonfeed.org/version/1.1","items":[
+		{"id":"1","url":"https://x.example/1","title":"The <details> element in forms"},
+		{"id":"2","url":"https://x.example/2","title":"<b>Urgent:</b> deadline"}]}`
+	items, err := Parse(Source{ID: "j"}, []byte(body), "https://x.example/feed.json", "application/feed+json", time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantTitles(t, items, "The <details> element in forms", "Urgent: deadline")
+}
+
 func TestItemsWithOnlyContentGetATitle(t *testing.T) {
 	t.Run("JSON Feed", func(t *testing.T) {
 		items, rep := readFeedFixture(t, "jsonfeed-microblog.json", "")
