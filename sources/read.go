@@ -193,6 +193,9 @@ func xmlTooDeep(b []byte, limit int) (bool, error) {
 				return false, nil
 			}
 			i += end
+		case len(rest) < 2 || !xmlNameStart(rest[1]):
+			// "a < b" in text is no tag; the parser reads it as text or
+			// recovery escapes it.
 		default:
 			end, selfClosing := tagEnd(rest)
 			if end < 0 {
@@ -208,6 +211,12 @@ func xmlTooDeep(b []byte, limit int) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// xmlNameStart reports a byte that can begin an element name: a letter,
+// "_", ":" or the first byte of a non-ASCII character.
+func xmlNameStart(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' || c == ':' || c >= 0x80
 }
 
 // tagEnd finds the ">" closing a start tag, skipping quoted attribute

@@ -378,3 +378,25 @@ func TestFeedDatesInOtherLanguages(t *testing.T) {
 		}
 	}
 }
+
+// A CMS that forgets to escape "<" forgets it in every item: each is
+// repaired, in one pass, and the report lists them up to its bound.
+func TestEveryItemWithAnUnescapedLessThanIsRepaired(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`<?xml version="1.0"?><rss version="2.0"><channel><title>Tenders</title>`)
+	for i := 1; i <= 300; i++ {
+		b.WriteString("<item><title>Tender " + strconv.Itoa(i) + ": value < €10,000</title><link>https://tenders.example/" + strconv.Itoa(i) + "</link>" +
+			"<description><![CDATA[<p>Deadline <b>soon</b></p>]]></description></item>\n")
+	}
+	b.WriteString("</channel></rss>")
+	items, rep, err := ParseReport(Source{ID: "t"}, []byte(b.String()), "https://tenders.example/feed", "", time.UTC)
+	if err != nil || len(items) != 300 {
+		t.Fatalf("%v, %d items, want 300", err, len(items))
+	}
+	if items[299].Title != "Tender 300: value < €10,000" || items[0].Summary != "Deadline soon" {
+		t.Errorf("item 300 %q, item 1 summary %q", items[299].Title, items[0].Summary)
+	}
+	if len(rep.Repairs) != maxReported+1 || rep.Repairs[0].Position != 1 || rep.Repairs[49].Position != 50 || rep.Repairs[maxReported].What != "more repairs not listed" {
+		t.Errorf("%d repairs, first %+v, last %+v", len(rep.Repairs), rep.Repairs[0], rep.Repairs[len(rep.Repairs)-1])
+	}
+}

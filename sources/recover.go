@@ -99,13 +99,17 @@ func findXMLBreak(body []byte) *xmlBreak {
 func recoverXML(body []byte, rep *Report) (fixed []byte, dropped []int, ok bool) {
 	b := body
 	// original gives the position in body of the n-th item of b.
+	// (dropped grows in document order, so it is sorted.)
 	original := func(n int) int {
-		pos := 0
-		for range n {
-			pos = nextPosition(pos, dropped)
+		pos := n
+		for _, d := range dropped {
+			if d <= pos {
+				pos++
+			}
 		}
 		return pos
 	}
+	swept := false
 	for attempt := 0; attempt < maxRecoveries; attempt++ {
 		br := findXMLBreak(b)
 		if br == nil {
@@ -127,6 +131,16 @@ func recoverXML(body []byte, rep *Report) (fixed []byte, dropped []int, ok bool)
 			return nil, nil, false
 		}
 		pos := original(br.items)
+		if !swept && (strings.HasPrefix(br.msg, "expected element name after <") || strings.HasPrefix(br.msg, "illegal character code")) {
+			// A CMS that leaves one "<" unescaped or one Word control
+			// character in often does so in every item: mend them all in
+			// one pass rather than one scan of the body each.
+			swept = true
+			if r, n := sweepXML(b, rep, original); n > 0 {
+				b = r
+				continue
+			}
+		}
 		if r, what := repairAt(b, br); r != nil {
 			rep.repair(pos, "%s", what)
 			b = r
@@ -173,6 +187,80 @@ func repairAt(b []byte, br *xmlBreak) ([]byte, string) {
 		}
 	}
 	return nil, ""
+}
+
+// sweepXML escapes every "<" of text that starts no markup and removes
+// every reference to a character XML forbids, outside CDATA sections,
+// comments and processing instructions, telling rep of each with its
+// item's position (original maps an item's number in b to its position).
+// It returns the mended body and how many it mended.
+func sweepXML(b []byte, rep *Report, original func(int) int) ([]byte, int) {
+	out := make([]byte, 0, len(b)+64)
+	items, n := 0, 0
+	for i := 0; i < len(b); {
+		c := b[i]
+		rest := b[i:]
+		switch {
+		case c == '<' && bytes.HasPrefix(rest, []byte("<![CDATA[")):
+			end := skipTo(rest, 9, "]]>")
+			out = append(out, rest[:end]...)
+			i += end
+		case c == '<' && bytes.HasPrefix(rest, []byte("<!--")):
+			end := skipTo(rest, 4, "-->")
+			out = append(out, rest[:end]...)
+			i += end
+		case c == '<' && bytes.HasPrefix(rest, []byte("<?")):
+			end := skipTo(rest, 2, "?>")
+			out = append(out, rest[:end]...)
+			i += end
+		case c == '<' && len(rest) > 1 && (xmlNameStart(rest[1]) || rest[1] == '/' || rest[1] == '!'):
+			if isItemStart(rest) {
+				items++
+			}
+			out = append(out, c)
+			i++
+		case c == '<':
+			out = append(out, "&lt;"...)
+			rep.repair(original(items), `an unescaped "<" read as text`)
+			n++
+			i++
+		case c == '&' && len(rest) > 2 && rest[1] == '#':
+			if m := charRef.FindSubmatchIndex(rest[:min(len(rest), 16)]); m != nil && m[0] == 0 {
+				if r, ok := charRefRune(rest[m[2]:m[3]]); ok && !xmlChar(r) {
+					rep.repair(original(items), "a reference to a character XML forbids (%U) removed", r)
+					n++
+					i += m[1]
+					continue
+				}
+			}
+			out = append(out, c)
+			i++
+		default:
+			out = append(out, c)
+			i++
+		}
+	}
+	return out, n
+}
+
+// skipTo is the offset just after the first end after from in b, or len(b).
+func skipTo(b []byte, from int, end string) int {
+	if k := bytes.Index(b[from:], []byte(end)); k >= 0 {
+		return from + k + len(end)
+	}
+	return len(b)
+}
+
+// isItemStart reports a start tag of an item or entry, prefixed or not.
+func isItemStart(b []byte) bool {
+	name := b[1:]
+	if i := bytes.IndexAny(name, " \t\r\n/>"); i >= 0 {
+		name = name[:i]
+	}
+	if i := bytes.LastIndexByte(name, ':'); i >= 0 {
+		name = name[i+1:]
+	}
+	return string(name) == "item" || string(name) == "entry"
 }
 
 var charRef = regexp.MustCompile(`&#([xX][0-9a-fA-F]{1,8}|[0-9]{1,10});`)
