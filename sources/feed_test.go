@@ -348,6 +348,8 @@ func TestXMLTooDeep(t *testing.T) {
 		{"<a>" + strings.Repeat("<![CDATA[<b>]]>", 30) + "</a>", false},
 		{`<?xml version="1.0"?><!DOCTYPE rss><a>` + strings.Repeat(`<b c="/>">`, 9) + `</a>`, false},
 		{`<a>` + strings.Repeat(`<b c="/>">`, 10) + `</a>`, true},
+		// An unescaped "<" in text opens nothing.
+		{"<a>" + strings.Repeat("<t>x < 5 <= 6 <3</t>", 30) + "</a>", false},
 	} {
 		if deep, _ := xmlTooDeep([]byte(tc.body), 10); deep != tc.deep {
 			t.Errorf("xmlTooDeep(%.40q…) = %v, want %v", tc.body, deep, tc.deep)
