@@ -163,7 +163,7 @@ func (in *ingestTx) run() error {
 	}
 	for _, it := range in.b.Items {
 		if err := in.item(it); err != nil {
-			return fmt.Errorf("item %q (%s): %w", it.Title, it.URL, err)
+			return fmt.Errorf("item %q (%s): %w", it.Title, clip(it.URL, 200), err)
 		}
 	}
 	st := in.b.State
@@ -491,18 +491,18 @@ func (in *ingestTx) feedSummary(it policywire.Item) string {
 // is recognized by any of them later; entries that point elsewhere are
 // left alone.
 func (in *ingestTx) putIdentities(it policywire.Item, seq uint64) error {
-	put := func(b *bolt.Bucket, k []byte) error {
-		if len(k) == 0 || b.Get(k) != nil {
+	put := func(b *bolt.Bucket, s string) error {
+		if s == "" || getBounded(b, s) != nil {
 			return nil
 		}
-		return b.Put(k, u64(seq))
+		return b.Put(boundedKey(s), u64(seq))
 	}
-	if err := put(in.tx.Bucket(bucketURLs), urlKey(it.CanonicalURL)); err != nil {
+	if err := put(in.tx.Bucket(bucketURLs), it.CanonicalURL); err != nil {
 		return err
 	}
 	g := guidKey(it)
 	if g != "" && !in.untrusted[g] {
-		if err := put(in.tx.Bucket(bucketGUIDs), []byte(g)); err != nil {
+		if err := put(in.tx.Bucket(bucketGUIDs), g); err != nil {
 			return err
 		}
 	}
@@ -510,37 +510,24 @@ func (in *ingestTx) putIdentities(it policywire.Item, seq uint64) error {
 	if (it.CanonicalURL != "" && it.ID == "u:"+it.CanonicalURL) || (g != "" && it.ID == "g:"+g && !in.untrusted[g]) {
 		return nil
 	}
-	return put(in.tx.Bucket(bucketSeen), []byte(it.ID))
+	return put(in.tx.Bucket(bucketSeen), it.ID)
 }
 
 // lookup finds the archived item an incoming item is: by canonical URL,
 // then by GUID within its source, then by its identity as it arrived.
 func lookup(tx *bolt.Tx, it policywire.Item, untrusted map[string]bool) uint64 {
-	if it.CanonicalURL != "" {
-		if v := tx.Bucket(bucketURLs).Get(urlKey(it.CanonicalURL)); v != nil {
-			return be64(v)
-		}
+	if v := getBounded(tx.Bucket(bucketURLs), it.CanonicalURL); v != nil {
+		return be64(v)
 	}
 	if g := guidKey(it); g != "" && !untrusted[g] {
-		if v := tx.Bucket(bucketGUIDs).Get([]byte(g)); v != nil {
+		if v := getBounded(tx.Bucket(bucketGUIDs), g); v != nil {
 			return be64(v)
 		}
 	}
-	if v := tx.Bucket(bucketSeen).Get([]byte(it.ID)); v != nil {
+	if v := getBounded(tx.Bucket(bucketSeen), it.ID); v != nil {
 		return be64(v)
 	}
 	return 0
-}
-
-// urlKey is the key of a canonical URL in the URL index: the URL itself.
-// (Hashing it would scatter the writes of one poll over the whole index;
-// URLs of one source share a prefix and often a date path, so one poll
-// touches few pages.)
-func urlKey(canonical string) []byte {
-	if canonical == "" {
-		return nil
-	}
-	return []byte(canonical)
 }
 
 func guidKey(it policywire.Item) string {

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -91,8 +90,8 @@ func getSourceState(tx *bolt.Tx, id string) (SourceState, error) {
 }
 
 func putSourceState(tx *bolt.Tx, st SourceState) error {
-	if st.Source == "" {
-		return errors.New("source state without a source id")
+	if err := checkName("source", st.Source); err != nil {
+		return fmt.Errorf("source state: %w", err)
 	}
 	if n := len(st.RecentNew); n > recentNewKept {
 		st.RecentNew = st.RecentNew[n-recentNewKept:]
