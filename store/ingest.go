@@ -167,6 +167,11 @@ func (in *ingestTx) run() error {
 		}
 	}
 	st := in.b.State
+	if newerPoll(stored, st) {
+		// A later poll recorded its state (validators, failures) first:
+		// this one only adds what it archived.
+		st = stored
+	}
 	st.Source = in.b.Source
 	st.Items = stored.Items + in.res.New + in.res.Backfilled
 	st.LastNewItem = stored.LastNewItem
