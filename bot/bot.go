@@ -184,7 +184,7 @@ func (b *Bot) PollAll(ctx context.Context) ([]PollResult, error) {
 				return
 			}
 			defer func() { <-sem }()
-			results[i], errs[i] = b.Poller.Poll(ctx, src)
+			results[i], errs[i] = b.Poller.PollRecovered(ctx, src)
 		}()
 	}
 	wg.Wait()

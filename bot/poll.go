@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"runtime/debug"
 	"time"
 	"unicode/utf8"
 
@@ -162,6 +163,24 @@ func (p *Poller) Poll(ctx context.Context, src config.Source) (PollResult, error
 	res.Duration = time.Since(start)
 	p.report(res, read)
 	return res, nil
+}
+
+// PollRecovered is Poll, with a panic of the poll (a parser bug on some
+// input, say) logged with its stack and recorded as a failure of the
+// source (kind "panic"), so that the process goes on.
+func (p *Poller) PollRecovered(ctx context.Context, src config.Source) (res PollResult, err error) {
+	start := p.now()
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		p.Logger.Error("poll panicked; the source counts a failure", "source", src.ID, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		res = PollResult{Source: src.ID, Outcome: OutcomeFailed, Duration: time.Since(start),
+			Err: &PollFailure{Kind: KindPanic, Err: fmt.Errorf("bot: poll %s panicked: %v", src.ID, r)}}
+		err = p.RecordFailure(src, start, res.Err)
+	}()
+	return p.Poll(ctx, src)
 }
 
 // prepare summarizes the items not seen before. Items that some channel

@@ -1,0 +1,110 @@
+package bot_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/policywire/policywire/bot"
+	"github.com/policywire/policywire/internal/slackfake"
+	"github.com/policywire/policywire/sources"
+)
+
+// runDaemon runs a daemon over the pipeline until the test ends.
+func runDaemon(t *testing.T, p *pipeline) *bot.Daemon {
+	t.Helper()
+	d := &bot.Daemon{Bot: p.bot, Logger: p.bot.Poller.Logger}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx, 30*time.Second) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("daemon: %v", err)
+		}
+	})
+	return d
+}
+
+// waitFor polls cond until it holds, failing the test after a minute.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A poll that panics is a failure of its source, not the end of the
+// daemon: the other source is polled and delivered, the daemon keeps
+// running and stops cleanly.
+func TestDaemonSurvivesAPanickingPoll(t *testing.T) {
+	fixtures := councilAndEEAS(t, "council-press.rss")
+	fake := slackfake.New(t)
+	cfg := testConfig(fixtures)
+	logger, logs := capturedLogger()
+	p := newPipelineLogged(t, cfg, fixtures, t.TempDir(), fake, logger)
+	p.bot.Poller.Observe = func(res bot.PollResult, _ *sources.ReadResult) {
+		if res.Source == "council-press" {
+			panic("parser bug on council-press")
+		}
+	}
+	d := runDaemon(t, p)
+	waitFor(t, "the panic recorded as a failure of council-press", func() bool {
+		st, err := p.store.SourceState("council-press")
+		return err == nil && st.ConsecutiveFailures == 1 && st.LastErrorKind == bot.KindPanic
+	})
+	waitFor(t, "the EEAS alerts", func() bool { return len(fake.Posts("C0EUDESK")) >= 2 })
+	if !d.Ready() {
+		t.Fatal("the daemon is no longer ready after a poll panicked")
+	}
+	if !strings.Contains(logs.String(), "parser bug on council-press") || !strings.Contains(logs.String(), "goroutine") {
+		t.Errorf("the panic is not logged with its stack:\n%.3000s", logs.String())
+	}
+}
+
+// While a poll of a source runs, another poll of it (here: its schedule
+// ticking during the start-up poll) is skipped, never run alongside.
+func TestDaemonNeverPollsASourceTwiceAtOnce(t *testing.T) {
+	fixtures := councilAndEEAS(t, "council-press.rss")
+	fake := slackfake.New(t)
+	cfg := testConfig(fixtures)
+	cfg.Sources = cfg.Sources[:1]
+	cfg.Sources[0].Schedule = "@every 1s"
+	logger, logs := capturedLogger()
+	p := newPipelineLogged(t, cfg, fixtures, t.TempDir(), fake, logger)
+	var mu sync.Mutex
+	running, overlapped := 0, false
+	release := make(chan struct{})
+	var once sync.Once
+	p.bot.Poller.Observe = func(bot.PollResult, *sources.ReadResult) {
+		mu.Lock()
+		running++
+		if running > 1 {
+			overlapped = true
+		}
+		mu.Unlock()
+		<-release // the first poll holds here until the test has seen what a second one does
+		mu.Lock()
+		running--
+		mu.Unlock()
+	}
+	defer once.Do(func() { close(release) })
+	runDaemon(t, p)
+	waitFor(t, "a second poll of the source to start or be skipped", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return overlapped || strings.Contains(logs.String(), "being polled already")
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if overlapped {
+		t.Fatal("the source was polled twice at once")
+	}
+	once.Do(func() { close(release) })
+}
