@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/policywire/policywire"
 	"github.com/policywire/policywire/bot"
 	"github.com/policywire/policywire/internal/slackfake"
 	"github.com/policywire/policywire/sources"
@@ -107,4 +108,35 @@ func TestDaemonNeverPollsASourceTwiceAtOnce(t *testing.T) {
 		t.Fatal("the source was polled twice at once")
 	}
 	once.Do(func() { close(release) })
+}
+
+// panicOnce is a Sender whose first Send panics, as a renderer bug would.
+type panicOnce struct {
+	bot.Sender
+	once sync.Once
+}
+
+func (s *panicOnce) Send(ctx context.Context, target string, a policywire.Alert) (string, error) {
+	s.once.Do(func() { panic("renderer bug") })
+	return s.Sender.Send(ctx, target, a)
+}
+
+// A send that panics is a failed attempt: the alert is retried and
+// delivered, once, and the others go on.
+func TestPanickingSendIsRetried(t *testing.T) {
+	fixtures := councilAndEEAS(t, "council-press.rss")
+	fake := slackfake.New(t)
+	cfg := testConfig(fixtures)
+	p := newPipeline(t, cfg, fixtures, t.TempDir(), fake)
+	p.bot.Dispatcher.Senders["slack"] = &panicOnce{Sender: p.bot.Dispatcher.Senders["slack"]}
+	rep, err := p.bot.RunOnce(context.Background(), 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Undelivered) != 0 {
+		t.Fatalf("undelivered: %+v", rep.Undelivered)
+	}
+	if got := titles(fake.Posts("C0EUDESK")); len(got) != 3 {
+		t.Fatalf("posted %q, want the three alerts once each", got)
+	}
 }
