@@ -260,7 +260,7 @@ func (f *Fetcher) fetch(ctx context.Context, u *url.URL, shown string, v Validat
 		resp.Body.Close()
 	}()
 
-	out, err := f.fetchAnswer(ctx, reqCtx, shown, resp, v)
+	out, err := f.fetchAnswer(ctx, reqCtx, host, shown, resp, v)
 	if err != nil {
 		return nil, err
 	}
@@ -294,7 +294,7 @@ func (f *Fetcher) fetchDo(ctx context.Context, u *url.URL, v Validators, accept 
 }
 
 // fetchAnswer turns a response into a Response or a *Error.
-func (f *Fetcher) fetchAnswer(ctx, reqCtx context.Context, shown string, resp *http.Response, sent Validators) (*Response, error) {
+func (f *Fetcher) fetchAnswer(ctx, reqCtx context.Context, host, shown string, resp *http.Response, sent Validators) (*Response, error) {
 	final := shown
 	if resp.Request != nil && resp.Request.URL != nil {
 		final = resp.Request.URL.Redacted()
@@ -321,7 +321,7 @@ func (f *Fetcher) fetchAnswer(ctx, reqCtx context.Context, shown string, resp *h
 		return out, nil
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
 	default:
-		return nil, f.fetchStatusError(shown, resp)
+		return nil, f.fetchStatusError(host, shown, resp)
 	}
 
 	if resp.ContentLength > f.maxBytes && fetchIdentity(resp.Header.Get("Content-Encoding")) {
@@ -342,8 +342,10 @@ func (f *Fetcher) fetchAnswer(ctx, reqCtx context.Context, shown string, resp *h
 }
 
 // fetchStatusError builds the error of a non-2xx, non-304 answer, with the
-// title of an HTML error page and the Retry-After of a 429 or 503.
-func (f *Fetcher) fetchStatusError(shown string, resp *http.Response) *Error {
+// title of an HTML error page and the Retry-After of a 429 or 503. The
+// Retry-After is remembered for host, the host that was asked (not the one
+// a redirect ended at), since that is the host the next fetch checks.
+func (f *Fetcher) fetchStatusError(host, shown string, resp *http.Response) *Error {
 	e := &Error{Kind: KindStatus, URL: shown, Status: resp.StatusCode}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		if resp.StatusCode == http.StatusTooManyRequests {
@@ -351,7 +353,7 @@ func (f *Fetcher) fetchStatusError(shown string, resp *http.Response) *Error {
 		}
 		if t := fetchParseRetryAfter(resp.Header.Get("Retry-After"), f.now()); !t.IsZero() {
 			e.RetryAfter = t
-			f.fetchRemember(fetchHostKey(resp.Request.URL), t)
+			f.fetchRemember(host, t)
 		}
 	}
 	// The page is read only for its title: a short or broken one is no error.
