@@ -20,6 +20,9 @@ func newCheckCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			for _, w := range cfg.Warnings {
+				fmt.Fprintln(a.stderr, w)
+			}
 			fmt.Fprintf(a.stdout, "%s: ok: %s, %s, %s\n", cfg.Path,
 				plural(len(cfg.Sources), "source"), plural(len(cfg.Topics), "topic"), plural(len(cfg.Channels), "channel"))
 			return nil
