@@ -137,3 +137,38 @@ func TestPollThatCannotBeStoredIsACountedFailure(t *testing.T) {
 		t.Fatalf("sources report: %+v", health.Sources)
 	}
 }
+
+// A token in a source URL's query never reaches the log, the source's
+// recorded error or the `sources` report.
+func TestSourceURLTokenIsNotShown(t *testing.T) {
+	fixtures := testenv.NewFixtureServer(t)
+	fixtures.SetStatus("/api/items", 500, []byte("<html><head><title>Server Error</title></head></html>"), "text/html", nil)
+	fake := slackfake.New(t)
+	cfg := testConfig(fixtures)
+	cfg.Sources = cfg.Sources[:1]
+	cfg.Sources[0].URL = fixtures.URL + "/api/items?api_key=k-5ecret-value&page=1&access_token=t-5ecret-value"
+	logger, logs := capturedLogger()
+	p := newPipelineLogged(t, cfg, fixtures, t.TempDir(), fake, logger)
+	rep, err := p.bot.RunOnce(context.Background(), 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Polls[0].Outcome != bot.OutcomeFailed {
+		t.Fatalf("poll: %+v, want the 500 to fail it", rep.Polls[0])
+	}
+	health, err := bot.Health(cfg, p.store, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var report bytes.Buffer
+	if err := bot.WriteHealth(&report, health, time.UTC); err != nil {
+		t.Fatal(err)
+	}
+	shown := logs.String() + "\n" + health.Sources[0].LastError + "\n" + report.String() + "\n" + rep.Polls[0].Err.Error()
+	if strings.Contains(shown, "5ecret") {
+		t.Fatalf("a token of the source URL is shown:\n%s", shown)
+	}
+	if !strings.Contains(health.Sources[0].LastError, "api_key=REDACTED&page=1") {
+		t.Errorf("the recorded error should still name the URL: %q", health.Sources[0].LastError)
+	}
+}

@@ -218,9 +218,9 @@ func (f *Fetcher) NotBefore(rawURL string) time.Time {
 func (f *Fetcher) Fetch(ctx context.Context, rawURL string, v Validators, accept string) (*Response, error) {
 	u, err := fetchParseURL(rawURL)
 	if err != nil {
-		return nil, &Error{Kind: KindRefused, URL: fetchShownURL(rawURL), Err: err}
+		return nil, &Error{Kind: KindRefused, URL: ShownURL(rawURL), Err: err}
 	}
-	shown := u.Redacted()
+	shown := shownURL(u)
 	resp, err := f.fetch(ctx, u, shown, v, accept)
 	if err != nil {
 		f.log.Debug("sources: fetch failed", "url", shown, "err", err)
@@ -297,7 +297,7 @@ func (f *Fetcher) fetchDo(ctx context.Context, u *url.URL, v Validators, accept 
 func (f *Fetcher) fetchAnswer(ctx, reqCtx context.Context, host, shown string, resp *http.Response, sent Validators) (*Response, error) {
 	final := shown
 	if resp.Request != nil && resp.Request.URL != nil {
-		final = resp.Request.URL.Redacted()
+		final = shownURL(resp.Request.URL)
 	}
 	validators := Validators{ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified")}
 	out := &Response{
@@ -494,13 +494,13 @@ func fetchCheckRedirect(req *http.Request, via []*http.Request) error {
 	}
 	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
 		return &fetchRedirectError{status: status, refused: true,
-			msg: fmt.Sprintf("redirect to %q: only http and https are fetched", req.URL.Redacted())}
+			msg: fmt.Sprintf("redirect to %q: only http and https are fetched", shownURL(req.URL))}
 	}
 	next := req.URL.String()
 	for _, prev := range via {
 		if prev.URL.String() == next {
 			return &fetchRedirectError{status: status,
-				msg: fmt.Sprintf("redirect loop: %s was already visited", req.URL.Redacted())}
+				msg: fmt.Sprintf("redirect loop: %s was already visited", shownURL(req.URL))}
 		}
 	}
 	if len(via) > fetchMaxRedirects {
@@ -529,16 +529,6 @@ func fetchParseURL(rawURL string) (*url.URL, error) {
 	return u, nil
 }
 
-// fetchShownURL is rawURL without a password, for messages.
-func fetchShownURL(rawURL string) string {
-	if u, err := url.Parse(rawURL); err == nil {
-		return u.Redacted()
-	}
-	if i := strings.LastIndex(rawURL, "@"); i >= 0 {
-		return "…" + rawURL[i:] // may hide a password
-	}
-	return rawURL
-}
 
 // fetchHostKey names the host for spacing and Retry-After.
 func fetchHostKey(u *url.URL) string {
