@@ -529,7 +529,6 @@ func fetchParseURL(rawURL string) (*url.URL, error) {
 	return u, nil
 }
 
-
 // fetchHostKey names the host for spacing and Retry-After.
 func fetchHostKey(u *url.URL) string {
 	return strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
