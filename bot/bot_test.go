@@ -14,6 +14,7 @@ import (
 	"github.com/policywire/policywire/config"
 	"github.com/policywire/policywire/internal/slackfake"
 	"github.com/policywire/policywire/internal/testenv"
+	"github.com/policywire/policywire/internal/wiring"
 	"github.com/policywire/policywire/sources"
 	"github.com/policywire/policywire/store"
 )
@@ -70,7 +71,7 @@ func newPipelineLogged(t *testing.T, cfg *config.Config, fixtures *testenv.Fixtu
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	fetcher := sources.NewFetcher(sources.FetcherOptionsFrom(cfg.Fetch))
+	fetcher := sources.NewFetcher(wiring.FetcherOptions(cfg.Fetch))
 	t.Cleanup(fetcher.Close)
 	b, err := bot.New(bot.Options{
 		Config: cfg, Store: st, Fetcher: fetcher, Logger: logger, MaxAttempts: 3,
