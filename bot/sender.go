@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/policywire/policywire"
@@ -86,4 +87,20 @@ func CapRetryAfterMillis(ms float64) time.Duration {
 func IsPermanent(err error) bool {
 	var p *PermanentError
 	return errors.As(err, &p)
+}
+
+// PanicError is a panic recovered and turned into the error of the work
+// that panicked. Its message is short (it may reach a chat answer); a log
+// record of it carries the stack.
+type PanicError struct {
+	What  string
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("bot: %s panicked: %v", e.What, e.Value) }
+
+// LogValue shows the stack in logs.
+func (e *PanicError) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("msg", e.Error()), slog.String("stack", string(e.Stack)))
 }
