@@ -68,3 +68,19 @@ func TestGUIDWithRewordedTitleAndNewLinkIsARevision(t *testing.T) {
 		t.Fatalf("reworded item: %+v, want one revision and no alert", r)
 	}
 }
+
+// Two items without links under one GUID in the same poll are two items,
+// and stay two on the next poll.
+func TestGUIDSharedWithinAPollWithoutLinks(t *testing.T) {
+	clk := newClock()
+	s := openTest(t, clk)
+	a := item("france-diplomatie", "1", "", "France appoints ambassador for digital affairs", clk.Now())
+	b := item("france-diplomatie", "1", "", "Minister receives the Cybersecurity Tech Accord", clk.Now())
+	if r := ingest(t, s, "france-diplomatie", routeAllTo("eu-desk"), a, b); r.New != 2 || len(r.Alerts) != 2 {
+		t.Fatalf("first poll: %+v, want two new items", r)
+	}
+	clk.Advance(time.Hour)
+	if r := ingest(t, s, "france-diplomatie", routeAllTo("eu-desk"), a, b); r.New != 0 || r.Revised != 0 || len(r.Alerts) != 0 {
+		t.Fatalf("second poll: %+v, want nothing new", r)
+	}
+}
