@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -134,7 +135,7 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 	d.Bot.Dispatcher.SetChannels(ctx, instantChannels(cfg))
 	// The jobs of the replaced schedule may still run: shutdown waits for
 	// them, and pollSource keeps them from polling a source twice at once.
-	d.retired = append(d.retired, d.cron.Stop())
+	d.retired = append(slices.DeleteFunc(d.retired, func(c context.Context) bool { return c.Err() != nil }), d.cron.Stop())
 	d.cron = c
 	c.Start()
 	for _, src := range cfg.Sources {

@@ -179,7 +179,7 @@ func (p *Poller) PollRecovered(ctx context.Context, src config.Source) (res Poll
 		p.Logger.Error("poll panicked; the source counts a failure", "source", src.ID, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 		res = PollResult{Source: src.ID, Outcome: OutcomeFailed, Duration: time.Since(start),
 			Err: &PollFailure{Kind: KindPanic, Err: fmt.Errorf("bot: poll %s panicked: %v", src.ID, r)}}
-		err = p.RecordFailure(src, start, res.Err)
+		err = p.recordCrash(src, start, res.Err)
 	}()
 	return p.Poll(ctx, src)
 }
@@ -280,9 +280,9 @@ func (p *Poller) failed(res PollResult, st store.SourceState, src config.Source,
 	return res, nil
 }
 
-// RecordFailure records a failure of a poll that could not report it
+// recordCrash records a failure of a poll that could not report it
 // itself (it panicked): the source's state counts it like any failure.
-func (p *Poller) RecordFailure(src config.Source, start time.Time, ferr error) error {
+func (p *Poller) recordCrash(src config.Source, start time.Time, ferr error) error {
 	st, err := p.Store.SourceState(src.ID)
 	if err != nil {
 		return fmt.Errorf("bot: record failure of %s: %w", src.ID, err)
