@@ -9,6 +9,7 @@ import (
 
 	"github.com/policywire/policywire"
 	"github.com/policywire/policywire/bot"
+	"github.com/policywire/policywire/config"
 	"github.com/policywire/policywire/internal/slackfake"
 	"github.com/policywire/policywire/sources"
 )
@@ -16,7 +17,12 @@ import (
 // runDaemon runs a daemon over the pipeline until the test ends.
 func runDaemon(t *testing.T, p *pipeline) *bot.Daemon {
 	t.Helper()
-	d := &bot.Daemon{Bot: p.bot, Logger: p.bot.Poller.Logger}
+	return runThisDaemon(t, &bot.Daemon{Bot: p.bot, Logger: p.bot.Poller.Logger})
+}
+
+// runThisDaemon runs d until the test ends.
+func runThisDaemon(t *testing.T, d *bot.Daemon) *bot.Daemon {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx, 30*time.Second) }()
@@ -139,4 +145,28 @@ func TestPanickingSendIsRetried(t *testing.T) {
 	if got := titles(fake.Posts("C0EUDESK")); len(got) != 3 {
 		t.Fatalf("posted %q, want the three alerts once each", got)
 	}
+}
+
+// A source whose polls cannot be stored warns the admin channel like any
+// failing source.
+func TestUnstorablePollWarnsTheAdminChannel(t *testing.T) {
+	fixtures := councilAndEEAS(t, "council-press.rss")
+	fake := slackfake.New(t)
+	cfg := testConfig(fixtures)
+	cfg.Sources = cfg.Sources[:1]
+	cfg.Channels = []config.Channel{
+		{ID: strings.Repeat("c", 40<<10), Slack: "C0EUDESK"}, // no database can key by it
+		{ID: "admin", Slack: "C0ADMIN", Sources: []string{"none"}},
+	}
+	cfg.Admin = "admin"
+	p := newPipeline(t, cfg, fixtures, t.TempDir(), fake)
+	runThisDaemon(t, &bot.Daemon{Bot: p.bot, Logger: p.bot.Poller.Logger, FailureThreshold: 1})
+	waitFor(t, "a warning in the admin channel", func() bool {
+		for _, post := range fake.Posts("C0ADMIN") {
+			if strings.Contains(post.Text, "council-press") && strings.Contains(post.Text, "failed 1 times") {
+				return true
+			}
+		}
+		return false
+	})
 }
