@@ -75,45 +75,70 @@ func TestDaemonSurvivesAPanickingPoll(t *testing.T) {
 	}
 }
 
-// While a poll of a source runs, another poll of it (here: its schedule
-// ticking during the start-up poll) is skipped, never run alongside.
+// While a poll of a source runs, another poll of it (its schedule ticking,
+// or a reload that changes its URL, during the start-up poll) is skipped,
+// never run alongside.
 func TestDaemonNeverPollsASourceTwiceAtOnce(t *testing.T) {
-	fixtures := councilAndEEAS(t, "council-press.rss")
-	fake := slackfake.New(t)
-	cfg := testConfig(fixtures)
-	cfg.Sources = cfg.Sources[:1]
-	cfg.Sources[0].Schedule = "@every 1s"
-	logger, logs := capturedLogger()
-	p := newPipelineLogged(t, cfg, fixtures, t.TempDir(), fake, logger)
-	var mu sync.Mutex
-	running, overlapped := 0, false
-	release := make(chan struct{})
-	var once sync.Once
-	p.bot.Poller.Observe = func(bot.PollResult, *sources.ReadResult) {
-		mu.Lock()
-		running++
-		if running > 1 {
-			overlapped = true
-		}
-		mu.Unlock()
-		<-release // the first poll holds here until the test has seen what a second one does
-		mu.Lock()
-		running--
-		mu.Unlock()
+	for _, tc := range []struct {
+		name     string
+		schedule string
+		second   func(t *testing.T, d *bot.Daemon, cfg *config.Config)
+	}{
+		{"schedule during start-up poll", "@every 1s", func(*testing.T, *bot.Daemon, *config.Config) {}},
+		{"reload during start-up poll", "@every 15m", func(t *testing.T, d *bot.Daemon, cfg *config.Config) {
+			next := *cfg
+			next.Sources = append([]config.Source(nil), cfg.Sources...)
+			next.Sources[0].URL += "?moved=1"
+			if err := d.Reload(&next); err != nil {
+				t.Error(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fixtures := councilAndEEAS(t, "council-press.rss")
+			fake := slackfake.New(t)
+			cfg := testConfig(fixtures)
+			cfg.Sources = cfg.Sources[:1]
+			cfg.Sources[0].Schedule = tc.schedule
+			logger, logs := capturedLogger()
+			p := newPipelineLogged(t, cfg, fixtures, t.TempDir(), fake, logger)
+			var mu sync.Mutex
+			running, overlapped := 0, false
+			release := make(chan struct{})
+			var once sync.Once
+			p.bot.Poller.Observe = func(bot.PollResult, *sources.ReadResult) {
+				mu.Lock()
+				running++
+				if running > 1 {
+					overlapped = true
+				}
+				mu.Unlock()
+				<-release // the first poll holds here until the test has seen what a second one does
+				mu.Lock()
+				running--
+				mu.Unlock()
+			}
+			defer once.Do(func() { close(release) })
+			d := runDaemon(t, p)
+			waitFor(t, "the start-up poll", func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return running == 1
+			})
+			tc.second(t, d, cfg)
+			waitFor(t, "a second poll of the source to start or be skipped", func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return overlapped || strings.Contains(logs.String(), "being polled already")
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			if overlapped {
+				t.Fatal("the source was polled twice at once")
+			}
+			once.Do(func() { close(release) })
+		})
 	}
-	defer once.Do(func() { close(release) })
-	runDaemon(t, p)
-	waitFor(t, "a second poll of the source to start or be skipped", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return overlapped || strings.Contains(logs.String(), "being polled already")
-	})
-	mu.Lock()
-	defer mu.Unlock()
-	if overlapped {
-		t.Fatal("the source was polled twice at once")
-	}
-	once.Do(func() { close(release) })
 }
 
 // panicOnce is a Sender whose first Send panics, as a renderer bug would.
