@@ -243,7 +243,7 @@ func (b *Bot) Drain(ctx context.Context, drainTimeout time.Duration) error {
 		go func() {
 			defer wg.Done()
 			for {
-				next, err := b.Dispatcher.Step(ctx, ch)
+				next, err := b.Dispatcher.stepRecovered(ctx, ch)
 				if errors.Is(err, ErrGaveUp) {
 					return
 				}
