@@ -104,6 +104,10 @@ func Parse(path string, data []byte, opts ...Option) (*Config, error) {
 		l.errs.sort()
 		return nil, l.errs
 	}
+	l.warns.sort()
+	for _, w := range l.warns {
+		cfg.Warnings = append(cfg.Warnings, w.Error())
+	}
 	return cfg, nil
 }
 
@@ -116,10 +120,21 @@ type loader struct {
 	packs      map[string]string
 	version    string
 	errs       Errors
+	warns      Errors
 	// declared holds the ids of each kind ("topic", "source", "channel")
 	// in file order, including entries invalid for other reasons, so
 	// references to them are not reported as unknown as well.
 	declared map[string][]string
+}
+
+// warnAt records a warning: the config is valid, but something in it
+// should change.
+func (l *loader) warnAt(n *yaml.Node, format string, args ...any) {
+	line, col := 1, 1
+	if n != nil && n.Line > 0 {
+		line, col = n.Line, n.Column
+	}
+	l.warns = append(l.warns, &Error{File: l.file, Line: line, Col: col, Msg: "warning: " + fmt.Sprintf(format, args...)})
 }
 
 func (l *loader) errAt(n *yaml.Node, format string, args ...any) {
@@ -351,7 +366,7 @@ func (l *loader) decodeSummary(n *yaml.Node, dst *Summary) {
 	if ln == nil || isNull(ln) {
 		return
 	}
-	g := l.mapping(ln, "summary.llm", "summary.llm.", []string{"url", "model", "api_key", "timeout"})
+	g := l.mapping(ln, "summary.llm", "summary.llm.", []string{"url", "model", "api_key", "api_key_file", "timeout"})
 	if g == nil {
 		return
 	}
@@ -852,6 +867,8 @@ func (l *loader) checkChannels(cfg *Config, chans []channelNodes, slackNode *yam
 func (l *loader) required(f *fields, key, val, why string) {
 	n := deref(f.vals[key])
 	switch {
+	case n == nil && f.vals[key+"_file"] != nil:
+		// Given in a secret file: secretFile reported a file it could not use.
 	case n == nil:
 		l.errAt(f.node, "%s%s is required (%s)", f.prefix, key, why)
 	case val == "" && (isNull(n) || (n.Kind == yaml.ScalarNode && l.expandsEmpty(n))):
@@ -888,7 +905,7 @@ func (l *loader) checkRefs(channel, kind string, refs []string, nodes []*yaml.No
 }
 
 func (l *loader) decodeSlack(n *yaml.Node) (*Slack, *fields) {
-	f := l.mapping(n, "slack", "slack.", []string{"bot_token", "signing_secret", "app_token", "command", "api_url"})
+	f := l.mapping(n, "slack", "slack.", []string{"bot_token", "bot_token_file", "signing_secret", "signing_secret_file", "app_token", "app_token_file", "command", "api_url"})
 	if f == nil {
 		return nil, nil
 	}
@@ -914,7 +931,7 @@ func (l *loader) decodeSlack(n *yaml.Node) (*Slack, *fields) {
 }
 
 func (l *loader) decodeMatrix(n *yaml.Node) (*Matrix, *fields) {
-	f := l.mapping(n, "matrix", "matrix.", []string{"homeserver", "user_id", "access_token", "command_prefix", "admins"})
+	f := l.mapping(n, "matrix", "matrix.", []string{"homeserver", "user_id", "access_token", "access_token_file", "command_prefix", "admins"})
 	if f == nil {
 		return nil, nil
 	}

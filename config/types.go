@@ -60,6 +60,9 @@ type Config struct {
 	// Admin is the id of the channel told about failing sources and bad
 	// reloads; "" for none.
 	Admin string
+	// Warnings are FILE:LINE:COL messages about a valid config that
+	// should still change (a secret written in the file).
+	Warnings []string
 }
 
 // Log sets logging: level is debug, info, warn or error; format is auto
