@@ -353,3 +353,117 @@ func TestChangingAChannelsTargetMidSendPostsToOneTargetOnly(t *testing.T) {
 	posts := append(f.slack.Posts("C0OLD"), f.slack.Posts("C0NEW")...)
 	checkOnce(t, posts, titles)
 }
+
+// testClock is a settable time source.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t.After(c.t) {
+		c.t = t
+	}
+}
+
+func TestAlertSlackKeepsRefusingIsParkedAndTheChannelFlows(t *testing.T) {
+	f := newOutboxFixture(t)
+	titles := f.enqueue(t, "eu-desk", false, 3)
+	poison := titles[0]
+	// Slack refuses the first alert every time with an error code the
+	// sender does not know; the other alerts are fine.
+	f.slack.Respond(func(r *http.Request, form url.Values) (int, string, bool) {
+		if strings.HasSuffix(r.URL.Path, "chat.postMessage") && form.Get("channel") == "C0EUDESK" && strings.Contains(form.Get("text"), poison) {
+			return http.StatusOK, `{"ok":false,"error":"unexpected_refusal"}`, true
+		}
+		return 0, "", false
+	})
+	clock := &testClock{t: time.Date(2026, 9, 1, 9, 0, 0, 0, time.UTC)}
+	cfg := &config.Config{
+		Location: time.UTC, Admin: "ops",
+		Slack: &config.Slack{BotToken: "xoxb-test"},
+		Channels: []config.Channel{
+			{ID: "eu-desk", Slack: "C0EUDESK"},
+			{ID: "ops", Slack: "C0OPS"},
+		},
+	}
+	b, err := bot.New(bot.Options{Config: cfg, Store: f.store, Now: clock.Now,
+		Senders: map[string]bot.Sender{"slack": f.slackSender(time.UTC)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := cfg.Channels[0]
+	for step := 0; ; step++ {
+		if step > 50 {
+			t.Fatal("the channel never finished: the refused alert holds it up")
+		}
+		next, err := b.Dispatcher.Step(context.Background(), ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if next.IsZero() {
+			break
+		}
+		clock.Set(next)
+	}
+	checkOnce(t, f.slack.Posts("C0EUDESK"), titles[1:])
+	if n := alertCounts(f.slack.Posts("C0EUDESK"), []string{poison})[poison]; n != 0 {
+		t.Fatalf("the refused alert shows %d times in the channel", n)
+	}
+	rows := f.pending(t, "eu-desk")
+	if len(rows) != 1 || !rows[0].Parked || rows[0].Attempts != bot.DefaultRejectLimit-1 {
+		t.Fatalf("outbox = %+v, want the refused alert parked after %d tries", rows, bot.DefaultRejectLimit)
+	}
+	rep, err := bot.Health(cfg, f.store, clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := rep.Channels[0]; c.Parked != 1 || !strings.Contains(c.Reason, "unexpected_refusal") {
+		t.Fatalf("health of eu-desk = %+v, want 1 parked naming the refusal", c)
+	}
+	notices := f.slack.Posts("C0OPS")
+	if len(notices) != 1 || !strings.Contains(notices[0].Text, "eu-desk") || !strings.Contains(notices[0].Text, "unexpected_refusal") {
+		t.Fatalf("admin notices = %+v, want one naming the channel and the refusal", notices)
+	}
+}
+
+func TestDigestSlackKeepsRefusingIsParkedAndLaterDigestsFlow(t *testing.T) {
+	f := newOutboxFixture(t)
+	refused := f.enqueue(t, "eu-desk", true, 2)
+	f.slack.Respond(func(r *http.Request, form url.Values) (int, string, bool) {
+		if strings.HasSuffix(r.URL.Path, "chat.postMessage") && strings.Contains(form.Get("blocks"), refused[0]) {
+			return http.StatusOK, `{"ok":false,"error":"unexpected_refusal"}`, true
+		}
+		return 0, "", false
+	})
+	ch := config.Channel{ID: "eu-desk", Slack: "C0EUDESK", Digest: "0 8 * * *"}
+	var parked []string
+	d := f.dispatcher(f.slackSender(time.UTC), nil)
+	d.OnPark = func(_ context.Context, channel, title, reason string) { parked = append(parked, channel+": "+reason) }
+	for range bot.DefaultRejectLimit {
+		if _, err := d.FlushDigest(context.Background(), ch); err == nil {
+			t.Fatal("a refused digest was taken as delivered")
+		}
+	}
+	if len(parked) != 1 || !strings.Contains(parked[0], "unexpected_refusal") {
+		t.Fatalf("parked = %q, want the digest parked once, naming the refusal", parked)
+	}
+	later := f.enqueue(t, "eu-desk", true, 1)
+	if n, err := d.FlushDigest(context.Background(), ch); err != nil || n != 1 {
+		t.Fatalf("next digest: %d rows, %v; want the new row delivered", n, err)
+	}
+	checkOnce(t, f.slack.Posts("C0EUDESK"), later)
+	for _, r := range f.pending(t, "eu-desk") {
+		if !r.Parked {
+			t.Fatalf("row %q still pending, want parked", r.Alert.Item.Title)
+		}
+	}
+}
