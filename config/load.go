@@ -267,7 +267,7 @@ func (l *loader) decodeLog(n *yaml.Node, dst *Log) {
 }
 
 func (l *loader) decodeHTTP(n *yaml.Node, dst *HTTP) {
-	f := l.mapping(n, "http", "http.", []string{"listen"})
+	f := l.mapping(n, "http", "http.", []string{"listen", "metrics_listen"})
 	if f == nil {
 		return
 	}
@@ -279,6 +279,19 @@ func (l *loader) decodeHTTP(n *yaml.Node, dst *HTTP) {
 			}
 		}
 		dst.Listen = v
+	}
+	if v, ok := l.str(f, "metrics_listen"); ok {
+		if v != "" {
+			if err := checkListen(v); err != nil {
+				l.errAt(f.vals["metrics_listen"], "http.metrics_listen: %v, got %s", err, show(f.vals["metrics_listen"], v))
+				return
+			}
+			if v == dst.Listen {
+				l.errAt(f.vals["metrics_listen"], "http.metrics_listen: must differ from http.listen (%s), or be left out to serve /metrics there", dst.Listen)
+				return
+			}
+		}
+		dst.MetricsListen = v
 	}
 }
 

@@ -495,3 +495,27 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestMetricsListen(t *testing.T) {
+	cfg, err := config.Parse("c.yaml", []byte("http: {listen: ':8080', metrics_listen: '127.0.0.1:9090'}"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.HTTP.MetricsListen != "127.0.0.1:9090" {
+		t.Fatalf("metrics_listen = %q", cfg.HTTP.MetricsListen)
+	}
+	for yaml, want := range map[string]string{
+		"http: {metrics_listen: 'localhost'}":                  `c.yaml:1:24: http.metrics_listen: expected host:port`,
+		"http: {listen: ':8080', metrics_listen: ':8080'}":     `c.yaml:1:41: http.metrics_listen: must differ from http.listen (:8080)`,
+		"http: {metrics_listen: '127.0.0.1:99999'}":            `c.yaml:1:24: http.metrics_listen: invalid port "99999"`,
+		"http: {listen: '127.0.0.1:8080', metrics_listen: ''}": "",
+	} {
+		_, err := config.Parse("c.yaml", []byte(yaml), env(nil))
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("%s: %v", yaml, err)
+		case want != "" && (err == nil || !strings.HasPrefix(err.Error(), want)):
+			t.Errorf("%s: got %v, want an error starting %s", yaml, err, want)
+		}
+	}
+}

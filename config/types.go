@@ -69,9 +69,12 @@ type Log struct {
 	Format string
 }
 
-// HTTP is the bot's own listener; Listen "" turns it off.
+// HTTP is the bot's own listener; Listen "" turns it off. MetricsListen,
+// when set, serves /metrics on an address of its own instead (so the
+// public Slack endpoint need not expose it).
 type HTTP struct {
-	Listen string
+	Listen        string
+	MetricsListen string
 }
 
 // Fetch limits every outbound request.
