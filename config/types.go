@@ -50,6 +50,7 @@ type Config struct {
 	Fetch    Fetch
 	Defaults Defaults
 	Summary  Summary
+	Chat     Chat
 
 	// Topics keep the order of the file.
 	Topics   []Topic
@@ -60,6 +61,12 @@ type Config struct {
 	// Admin is the id of the channel told about failing sources and bad
 	// reloads; "" for none.
 	Admin string
+}
+
+// Chat limits what chat commands may change.
+type Chat struct {
+	// MaxSubscriptions bounds the subscriptions of one channel.
+	MaxSubscriptions int
 }
 
 // Log sets logging: level is debug, info, warn or error; format is auto
@@ -160,6 +167,9 @@ type Slack struct {
 	AppToken      Secret
 	Command       string
 	APIURL        string
+	// Admins are Slack user ids (U…/W…) that may change subscriptions
+	// besides the workspace's own admins and owners.
+	Admins []string
 }
 
 // Matrix is the Matrix account of the bot.
