@@ -467,3 +467,49 @@ func TestDigestSlackKeepsRefusingIsParkedAndLaterDigestsFlow(t *testing.T) {
 		}
 	}
 }
+
+func TestDigestToAChangedTargetWaitsForTheDigestInFlight(t *testing.T) {
+	f := newOutboxFixture(t)
+	titles := f.enqueue(t, "eu-desk", true, 2)
+	logs := &logRecorder{}
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	var releaseOnce, enterOnce sync.Once
+	f.slack.Respond(func(r *http.Request, form url.Values) (int, string, bool) {
+		switch form.Get("channel") {
+		case "C0OLD":
+			if strings.HasSuffix(r.URL.Path, "chat.postMessage") {
+				enterOnce.Do(func() { close(entered) })
+				<-release
+			}
+		case "C0NEW":
+			releaseOnce.Do(func() { close(release) })
+		}
+		return 0, "", false
+	})
+	d := f.dispatcher(f.slackSender(time.UTC), slog.New(logs))
+	old := config.Channel{ID: "eu-desk", Slack: "C0OLD", Digest: "0 8 * * *"}
+	changed := config.Channel{ID: "eu-desk", Slack: "C0NEW", Digest: "0 8 * * *"}
+	errs := make(chan error, 2)
+	go func() { _, err := d.FlushDigest(context.Background(), old); errs <- err }()
+	<-entered
+	// The replaced schedule's flush is still posting when the new
+	// schedule's flush, to the new target, begins.
+	go func() { _, err := d.FlushDigest(context.Background(), changed); errs <- err }()
+	go func() {
+		for !logs.has("waiting for the channel's digest in flight") {
+			select {
+			case <-release:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+		releaseOnce.Do(func() { close(release) })
+	}()
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkOnce(t, append(f.slack.Posts("C0OLD"), f.slack.Posts("C0NEW")...), titles)
+}

@@ -79,6 +79,10 @@ type Dispatcher struct {
 	// recording it failed. Their next attempt takes the checked path.
 	flightMu  sync.Mutex
 	uncertain map[string]bool
+	// digestLocks serialise the digests of a channel: a flush started by
+	// a replaced schedule (a reload that changed the target) finishes and
+	// records before the next one reads the rows.
+	digestLocks map[string]*sync.Mutex
 }
 
 type channelWorker struct {
@@ -401,6 +405,12 @@ func (d *Dispatcher) FlushDigest(ctx context.Context, ch config.Channel) (int, e
 	if sender == nil {
 		return 0, fmt.Errorf("bot: digest %s: no %s connection configured", ch.ID, ch.Platform())
 	}
+	lock := d.digestLock(ch.ID)
+	if !lock.TryLock() {
+		d.Logger.Info("waiting for the channel's digest in flight to finish", "channel", ch.ID)
+		lock.Lock()
+	}
+	defer lock.Unlock()
 	total := 0
 	for ctx.Err() == nil {
 		rows, err := d.Store.Outbox(ch.ID, false, 0)
@@ -430,6 +440,20 @@ func (d *Dispatcher) FlushDigest(ctx context.Context, ch config.Channel) (int, e
 		}
 	}
 	return total, nil
+}
+
+func (d *Dispatcher) digestLock(channel string) *sync.Mutex {
+	d.flightMu.Lock()
+	defer d.flightMu.Unlock()
+	if d.digestLocks == nil {
+		d.digestLocks = map[string]*sync.Mutex{}
+	}
+	l, ok := d.digestLocks[channel]
+	if !ok {
+		l = &sync.Mutex{}
+		d.digestLocks[channel] = l
+	}
+	return l
 }
 
 // nextDigest picks the rows of the digest to send next: the oldest digest
