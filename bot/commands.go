@@ -27,7 +27,8 @@ type CommandRequest struct {
 	Target   string // Slack channel id or Matrix room id it came from
 	User     string
 	// MayManage says the platform allows this user to change the room's
-	// subscriptions (Matrix power level >= 50, or a configured admin).
+	// subscriptions (Matrix: power level >= 50 or matrix.admins; Slack: a
+	// workspace admin or owner, or slack.admins).
 	MayManage bool
 	Text      string // the command line without the prefix ("search cyber")
 }
