@@ -3,6 +3,7 @@ package bot_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -63,10 +64,21 @@ func TestFeedReadingChangesKeepArchivedItemsKnown(t *testing.T) {
 		name, file string
 		// before rewrites an item as the reader used to produce it.
 		before func(t *testing.T, it policywire.Item) policywire.Item
+		// wantNew are the titles that may come back: entries the old
+		// reading wrongly merged into another's record.
+		wantNew []string
 	}{
 		{"Atom ids used as links were canonicalised", "atom-ids-no-links.atom", func(t *testing.T, it policywire.Item) policywire.Item {
 			it.CanonicalURL = canonical(t, it.URL)
 			return it
+		}, []string{
+			// Its id differs from the next entry's by the fragment only, so
+			// the old reading gave both one canonical link: the next entry
+			// overwrote its record (title and link) as a "revision" and was
+			// never alerted. Read apart now, it no longer matches the
+			// overwritten record and is alerted once more; the next entry
+			// stays known.
+			"Appointment of the data protection commissioner",
 		}},
 		{"a guid with isPermaLink=false was the link", "guid-not-permalink.rss", func(t *testing.T, it policywire.Item) policywire.Item {
 			if it.URL == "" {
@@ -74,7 +86,7 @@ func TestFeedReadingChangesKeepArchivedItemsKnown(t *testing.T) {
 				it.CanonicalURL = canonical(t, it.GUID)
 			}
 			return it
-		}},
+		}, nil},
 		{"FeedBurner's redirect was the link", "rss-publisher-fields.rss", func(t *testing.T, it policywire.Item) policywire.Item {
 			switch it.Title {
 			case "Export controls on surveillance tech":
@@ -85,11 +97,11 @@ func TestFeedReadingChangesKeepArchivedItemsKnown(t *testing.T) {
 				it.CanonicalURL = canonical(t, it.GUID)
 			}
 			return it
-		}},
+		}, nil},
 		{"rdf:about was not the id", "rss10-rdf-about.rdf", func(t *testing.T, it policywire.Item) policywire.Item {
 			it.GUID = ""
 			return it
-		}},
+		}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := store.Open(filepath.Join(t.TempDir(), "policywire.db"), store.Options{Timeout: time.Second})
@@ -110,12 +122,16 @@ func TestFeedReadingChangesKeepArchivedItemsKnown(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			var titles []string
 			for _, it := range unseen {
-				t.Errorf("archived item looks new: %q (identity %q)", it.Title, it.ID)
+				titles = append(titles, it.Title)
+			}
+			if !slices.Equal(titles, tc.wantNew) {
+				t.Errorf("archived items that look new: %q, want %q", titles, tc.wantNew)
 			}
 			res, after := archive(t, s, now)
-			if res.New != 0 || after != queued {
-				t.Errorf("second poll: %d new, outbox %d → %d", res.New, queued, after)
+			if res.New != len(tc.wantNew) || after != queued+len(tc.wantNew) {
+				t.Errorf("second poll: %d new, outbox %d → %d; want %d new", res.New, queued, after, len(tc.wantNew))
 			}
 		})
 	}

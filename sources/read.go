@@ -40,6 +40,9 @@ type ReadResult struct {
 	Items    []policywire.Item
 	// Report tells of items dropped or repaired and of a body cut short.
 	Report Report
+	// Warnings name the items that were kept only in part (see
+	// boundItem), for the log.
+	Warnings []string
 }
 
 // AcceptFor returns the Accept header for a source type.
@@ -74,12 +77,11 @@ func Read(ctx context.Context, f *Fetcher, src Source, v Validators, loc *time.L
 	if finalURL == "" {
 		finalURL = src.URL
 	}
-	items, rep, err := ParseReport(src, resp.Body, finalURL, resp.ContentType, loc)
-	res.Report = rep
+	items, warnings, err := parseBounded(src, resp.Body, finalURL, resp.ContentType, loc, &res.Report)
 	if err != nil {
 		return res, err
 	}
-	res.Items = items
+	res.Items, res.Warnings = items, warnings
 	return res, nil
 }
 
@@ -101,11 +103,24 @@ func Parse(src Source, body []byte, finalURL, contentType string, loc *time.Loca
 // cut short, bytes read in another encoding than the one declared.
 func ParseReport(src Source, body []byte, finalURL, contentType string, loc *time.Location) ([]policywire.Item, Report, error) {
 	var rep Report
-	items, err := parse(src, body, finalURL, contentType, loc, &rep)
-	if err != nil {
-		items = nil
-	}
+	items, _, err := parseBounded(src, body, finalURL, contentType, loc, &rep)
 	return items, rep, err
+}
+
+// parseBounded is parse, with a warning for each item whose link or GUID
+// was too long to keep (see boundItem). rep receives what parse tells.
+func parseBounded(src Source, body []byte, finalURL, contentType string, loc *time.Location, rep *Report) ([]policywire.Item, []string, error) {
+	items, err := parse(src, body, finalURL, contentType, loc, rep)
+	if err != nil {
+		return nil, nil, err
+	}
+	var warnings []string
+	for i := range items {
+		if w := boundItem(&items[i]); w != "" {
+			warnings = append(warnings, w)
+		}
+	}
+	return items, warnings, nil
 }
 
 func parse(src Source, body []byte, finalURL, contentType string, loc *time.Location, rep *Report) ([]policywire.Item, error) {
