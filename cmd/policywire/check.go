@@ -21,6 +21,9 @@ func newCheckCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			for _, w := range cfg.Warnings {
+				fmt.Fprintln(a.stderr, w)
+			}
 			fmt.Fprintln(a.stdout, checkedLine(cfg))
 			return nil
 		},
