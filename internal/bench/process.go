@@ -187,12 +187,40 @@ func (r *runner) onceCycle(ctx context.Context, w *processWorld, name string) (P
 	logs := &pollLog{}
 	cmd.Stderr = logs
 	started := time.Now()
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		return c, fmt.Errorf("bench: policywire run --once (%s): %w", name, err)
+	}
+	// VmHWM is read while the child runs: the rusage of a child that ran
+	// exec counts the parent's resident size at the fork, which for a
+	// bench that has run its pipeline is larger than the child's own.
+	// VmHWM only grows, so the last reading holds the peak until then.
+	var hwm int64
+	sampled := make(chan struct{})
+	stopSampling := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			if v := childHWM(cmd.Process.Pid); v > 0 {
+				hwm = v
+			}
+			select {
+			case <-stopSampling:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
+	err := cmd.Wait()
+	close(stopSampling)
+	<-sampled
 	c.WallSeconds = time.Since(started).Seconds()
 	if err != nil {
 		return c, fmt.Errorf("bench: policywire run --once (%s): %w: %s", name, err, logs.tail())
 	}
-	cpu, hwm := childUsage(cmd.ProcessState)
+	cpu, maxrss := childUsage(cmd.ProcessState)
+	if hwm == 0 {
+		hwm = maxrss
+	}
 	c.CPUSeconds, c.PeakRSSBytes = cpu.Seconds(), hwm
 	c.CPUPer1000 = c.CPUSeconds / (float64(w.sources) / 1000)
 	logs.fill(&c, 0)
