@@ -114,6 +114,7 @@ func (b *Bot) RebuildRouter() error {
 	if err != nil {
 		return err
 	}
+	r.Now = b.opts.Now
 	b.router.Store(r)
 	return nil
 }

@@ -17,8 +17,12 @@ import (
 // SearchOptions shape an archive search.
 type SearchOptions struct {
 	Limit int
-	// Newest orders by date instead of relevance.
+	// Newest orders by date instead of relevance (as sort:date does).
 	Newest bool
+	// Now is the time the query's since: counts back from, in the zone
+	// whose calendar days after:, before: and date: name; zero means the
+	// clock, in its local zone.
+	Now time.Time
 }
 
 // SearchHit is one item found in the archive.
@@ -149,6 +153,15 @@ func (c *Commands) now() time.Time {
 	return time.Now()
 }
 
+// localNow is now in the configured zone, whose calendar days a query's
+// date: and after: name.
+func (c *Commands) localNow() time.Time {
+	if loc := c.Bot.Config().Location; loc != nil {
+		return c.now().In(loc)
+	}
+	return c.now()
+}
+
 // queryError explains a query that does not parse.
 func queryError(q string, err error) Answer {
 	var se *query.SyntaxError
@@ -169,7 +182,7 @@ func (c *Commands) search(ctx context.Context, q string) (Answer, error) {
 	if c.Searcher == nil {
 		return Answer{Text: "Search is not available: the archive index is not open."}, nil
 	}
-	hits, err := c.Searcher.Search(ctx, parsed, SearchOptions{Limit: 5})
+	hits, err := c.Searcher.Search(ctx, parsed, SearchOptions{Limit: 5, Now: c.localNow()})
 	if err != nil {
 		return Answer{}, fmt.Errorf("bot: search: %w", err)
 	}
@@ -274,6 +287,9 @@ func (c *Commands) subscribe(ctx context.Context, req CommandRequest, q string) 
 		return Answer{Text: "Subscribe to what? For example: subscribe \"tech ambassador\""}, nil
 	}
 	parsed, err := query.Parse(q)
+	if err == nil {
+		err = query.ForRouting(parsed)
+	}
 	if err != nil {
 		return queryError(q, err), nil
 	}
@@ -286,7 +302,7 @@ func (c *Commands) subscribe(ctx context.Context, req CommandRequest, q string) 
 	}
 	a := Answer{Public: true, Text: fmt.Sprintf("Subscribed this channel to %s (id %s). New items that match will be posted here.", sub.Query, sub.ID)}
 	if c.Searcher != nil {
-		hits, err := c.Searcher.Search(ctx, parsed, SearchOptions{Limit: 3, Newest: true})
+		hits, err := c.Searcher.Search(ctx, parsed, SearchOptions{Limit: 3, Newest: true, Now: c.localNow()})
 		if err == nil && len(hits) > 0 {
 			a.Text += " The last items it would have matched:"
 			for _, h := range hits {

@@ -25,7 +25,7 @@ import (
 var update = flag.Bool("update", false, "rewrite golden files")
 
 func queryCheck(q string) error {
-	_, err := query.Parse(q)
+	_, err := query.ParseTopic(q)
 	return err
 }
 

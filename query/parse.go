@@ -15,7 +15,8 @@ const (
 
 // Query is a parsed query. It is immutable and safe for concurrent use.
 type Query struct {
-	root Node
+	root Node // nil for a query of time filters alone, which matches every item
+	time []timeFilter
 	str  string
 	m    matcher
 }
@@ -30,6 +31,7 @@ type Query struct {
 //	NOT a, -a    not; binds tighter than AND
 //	( ... )      grouping
 //	title:  summary:  source:  lang:  ref:   limit a word, phrase or group to a field
+//	since: after: before: date: sort:         narrow or order the whole query (see time.go)
 //
 // OR, AND and NOT are operators only in upper case. A word written with
 // punctuation inside, such as digital-diplomacy, is the phrase of its words.
@@ -73,7 +75,21 @@ func Parse(s string) (*Query, error) {
 		// parseOr stops only at the end or at a ")" it cannot close.
 		return nil, p.errAt(t.off, "this ) has no ( to close")
 	}
-	return &Query{root: root, str: format(root), m: compile(root)}, nil
+	root, filters, err := takeTimeFilters(root)
+	if err != nil {
+		return nil, err
+	}
+	q := &Query{root: root, time: filters, str: format(root)}
+	if root != nil {
+		q.m = compile(root)
+	}
+	for _, f := range filters {
+		if q.str != "" {
+			q.str += " "
+		}
+		q.str += f.String()
+	}
+	return q, nil
 }
 
 // MustParse is Parse for queries known to be valid, such as constants in
@@ -232,8 +248,8 @@ func (p *parser) lex(off int, field string, afterField bool) (token, error) {
 	if !afterField {
 		if name, end, ok := fieldAt(s, off); ok {
 			lower := strings.ToLower(name)
-			if !knownField(lower) {
-				return token{}, p.errAt(off, fmt.Sprintf("unknown field %q: the fields are title:, summary:, source:, lang: and ref:", name+":"))
+			if !knownField(lower) && !isTimeField(lower) {
+				return token{}, p.errAt(off, fmt.Sprintf("unknown field %q: the fields are title:, summary:, source:, lang: and ref:, and since:, after:, before:, date: and sort: for time", name+":"))
 			}
 			return token{kind: tField, off: off, end: end, text: lower}, nil
 		}
@@ -449,6 +465,9 @@ func (p *parser) parsePrimary(field string, depth int) (Node, error) {
 			return nil, p.errAt(t.off, fmt.Sprintf("%s: cannot be used inside %s:", t.text, field))
 		}
 		p.off = t.end
+		if isTimeField(t.text) {
+			return p.parseTimeFilter(t)
+		}
 		return p.parseFieldValue(t, depth)
 	case tLParen:
 		return p.parseGroup(t, field, depth)
@@ -461,6 +480,25 @@ func (p *parser) parsePrimary(field string, depth int) (Node, error) {
 		return nil, p.errAt(t.off, "this ) has no ( to close")
 	}
 	return nil, p.errAt(t.off, "a term is missing here")
+}
+
+// parseTimeFilter reads the value after since:, after:, before:, date: or
+// sort:, a bare word right after the colon.
+func (p *parser) parseTimeFilter(f token) (Node, error) {
+	t, err := p.lex(p.off, f.text, true)
+	if err != nil {
+		return nil, err
+	}
+	if t.kind != tWord || t.end == t.off || t.prefix {
+		return nil, p.errAt(f.off, fmt.Sprintf("%s: needs a value right after the colon, as in since:7d, date:2026-11 or sort:date", f.text))
+	}
+	p.off = t.end
+	pos := utf8.RuneCountInString(p.src[:f.off]) + 1
+	tf, msg := newTimeFilter(f.text, t.text, pos)
+	if msg != "" {
+		return nil, p.errAt(t.off, msg)
+	}
+	return timeNode{f: tf}, nil
 }
 
 // parseFieldValue reads what follows "name:": a group, a phrase, a word or

@@ -17,6 +17,9 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 // golden file pins the tree itself and not only its canonical text.
 func dump(n Node) string {
 	switch n := n.(type) {
+	case nil:
+		return "(all)"
+
 	case And:
 		return "(and " + dumpAll(n.Children) + ")"
 	case Or:

@@ -123,6 +123,7 @@ func newBackupCmd(a *app) *cobra.Command {
 func newSearchCmd(a *app) *cobra.Command {
 	var limit int
 	var asJSON bool
+	var at string
 	cmd := &cobra.Command{
 		Use:   "search QUERY",
 		Short: "Search the archive",
@@ -142,6 +143,13 @@ func newSearchCmd(a *app) *cobra.Command {
 				}
 				return usageError(err)
 			}
+			now := time.Now().In(cfg.Location)
+			if at != "" {
+				if now, err = time.Parse(time.RFC3339, at); err != nil {
+					return usageError(fmt.Errorf("--now: %w (write it as 2026-11-20T12:00:00Z)", err))
+				}
+				now = now.In(cfg.Location)
+			}
 			var hits []bot.SearchHit
 			st, err := openStore(cfg, true, 300*time.Millisecond)
 			switch {
@@ -152,13 +160,13 @@ func newSearchCmd(a *app) *cobra.Command {
 					return fmt.Errorf("search: %w (rebuild it with 'policywire reindex')", err)
 				}
 				defer idx.Close()
-				hits, err = idx.Search(cmd.Context(), q, bot.SearchOptions{Limit: limit})
+				hits, err = idx.Search(cmd.Context(), q, bot.SearchOptions{Limit: limit, Now: now})
 				if err != nil {
 					return err
 				}
 			case errors.Is(err, store.ErrLocked):
 				var buf bytes.Buffer
-				path := "/v1/search?q=" + url.QueryEscape(text) + "&limit=" + strconv.Itoa(limit)
+				path := "/v1/search?q=" + url.QueryEscape(text) + "&limit=" + strconv.Itoa(limit) + "&now=" + url.QueryEscape(now.Format(time.RFC3339))
 				if err := control.Get(cmd.Context(), control.SocketPath(cfg.DataDir), path, &buf); err != nil {
 					return fmt.Errorf("search: the database is in use and the daemon did not answer: %w", err)
 				}
@@ -198,6 +206,7 @@ func newSearchCmd(a *app) *cobra.Command {
 	}
 	cmd.Flags().IntVar(&limit, "limit", 10, "how many results")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().StringVar(&at, "now", "", "the time since: counts back from (RFC 3339; default: the clock)")
 	return cmd
 }
 

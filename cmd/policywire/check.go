@@ -27,9 +27,10 @@ func newCheckCmd(a *app) *cobra.Command {
 	}
 }
 
-// queryCheck is the topic query check config.Load runs.
+// queryCheck is the topic query check config.Load runs: a topic takes no
+// time filter.
 func queryCheck(q string) error {
-	_, err := query.Parse(q)
+	_, err := query.ParseTopic(q)
 	return err
 }
 

@@ -58,13 +58,18 @@ func (x *Index) Search(ctx context.Context, q *query.Query, o bot.SearchOptions)
 	// and negations) gives every match the same score: recency alone
 	// ranks, and the newest-first search finds the newest among all the
 	// matches rather than among a window of equal scores.
-	byDate := o.Newest || len(query.Words(q)) == 0
+	byDate := o.Newest || q.SortByDate() || len(query.Words(q)) == 0
+	now := o.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	exact := CompileAt(q, now)
 	var res *bleve.SearchResult
 	var err error
 	if byDate {
-		res, err = x.searchNewest(ctx, Compile(q), limit)
+		res, err = x.searchNewest(ctx, exact, limit)
 	} else {
-		res, err = x.searchRelevant(ctx, q, limit)
+		res, err = x.searchRelevant(ctx, q, exact, limit)
 	}
 	if err != nil {
 		return nil, err
@@ -105,9 +110,9 @@ func (x *Index) Search(ctx context.Context, q *query.Query, o bot.SearchOptions)
 // (a pool holds rankPool times more matches than the window, so a search
 // whose limit could take every match never uses one); only the order of
 // the best few can differ, and only for queries with many recent matches.
-func (x *Index) searchRelevant(ctx context.Context, q *query.Query, limit int) (*bleve.SearchResult, error) {
+func (x *Index) searchRelevant(ctx context.Context, q *query.Query, exact bleveQuery.Query, limit int) (*bleve.SearchResult, error) {
 	window := min(max(limit*rankWindow, rankWindowMin), limit+rankWindowExtra)
-	top := &boolQuery{Must: Compile(q)}
+	top := &boolQuery{Must: exact}
 	if rel := relevance(q); rel != nil {
 		top.Should = rel
 	}
