@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/policywire/policywire"
 	"github.com/policywire/policywire/query"
@@ -85,6 +86,9 @@ func (a Answer) Plain() string {
 	return b.String()
 }
 
+// MaxCommandChars is the longest command line answered, in characters.
+const MaxCommandChars = 2000
+
 // Commands answers chat commands for every platform.
 type Commands struct {
 	Bot      *Bot
@@ -102,13 +106,17 @@ func HelpText(prefix string) []string {
 		prefix + " subscriptions — this channel's queries",
 		prefix + " unsubscribe ID — remove one",
 		prefix + " help — this list",
-		`Queries: words (all must match), "a phrase", word*, OR, NOT or -word, ( ), title: summary: source: lang: ref:`,
+		`Queries: words (all must match), "a phrase", word* (3 letters or more), OR, NOT or -word, ( ), title: summary: source: lang: ref:`,
+		"Time: since:7d since:12h after:2026-01-01 before:2026-06-30 date:2026-11 sort:date; a query is at most " + strconv.Itoa(query.MaxQueryChars) + " characters",
 	}
 }
 
 // Handle answers one command. Errors are for failures of the bot; a bad
 // command or query is answered, not returned.
 func (c *Commands) Handle(ctx context.Context, req CommandRequest, prefix string) (Answer, error) {
+	if n := utf8.RuneCountInString(req.Text); n > MaxCommandChars {
+		return Answer{Text: fmt.Sprintf("That command is too long: %d characters, and the most is %d.", n, MaxCommandChars)}, nil
+	}
 	verb, rest := splitVerb(req.Text)
 	switch verb {
 	case "", "help":
@@ -166,7 +174,8 @@ func (c *Commands) localNow() time.Time {
 func queryError(q string, err error) Answer {
 	var se *query.SyntaxError
 	if errors.As(err, &se) {
-		return Answer{Text: fmt.Sprintf("That query does not parse at column %d: %s.", se.Pos, se.Msg), Lines: []string{"  " + clip(q, 200), "  " + strings.Repeat(" ", max(se.Pos-1, 0)) + "^"}}
+		// The column counts the characters of the query as Parse read it.
+		return Answer{Text: fmt.Sprintf("That query does not parse at column %d: %s.", se.Pos, se.Msg), Lines: []string{"  " + clip(query.Clean(q), 200), "  " + strings.Repeat(" ", max(se.Pos-1, 0)) + "^"}}
 	}
 	return Answer{Text: "That query does not parse: " + err.Error()}
 }
@@ -204,7 +213,7 @@ func (c *Commands) entry(it policywire.Item, snippet string) Entry {
 	}
 	meta := name
 	if d := it.Date(); !d.IsZero() {
-		meta += " · " + d.In(cfg.Location).Format("2 Jan 2006")
+		meta += " · " + d.In(cfg.Location).Format(DateLayout)
 	}
 	if snippet == "" {
 		snippet = clip(it.Summary, 200)
@@ -259,9 +268,9 @@ func (c *Commands) sources() (Answer, error) {
 		return Answer{}, err
 	}
 	loc := c.Bot.Config().Location
-	a := Answer{Text: fmt.Sprintf("%d sources:", len(rep.Sources))}
+	a := Answer{Text: fmt.Sprintf("%d source%s:", len(rep.Sources), plural(len(rep.Sources)))}
 	for _, s := range rep.Sources {
-		line := fmt.Sprintf("• %s — %s, last success %s, %d items", s.Name, s.Status, fmtTime(s.LastSuccess, loc), s.Items)
+		line := fmt.Sprintf("• %s — %s, last success %s, %d item%s", s.Name, s.Status, fmtTime(s.LastSuccess, loc), s.Items, plural(s.Items))
 		if s.Failures > 0 {
 			line += fmt.Sprintf(", failed %d× in a row: %s", s.Failures, clip(s.LastError, 160))
 		}

@@ -261,11 +261,11 @@ func (d *Daemon) checkHealth(ctx context.Context, src config.Source) {
 	switch {
 	case !st.Warned && st.ConsecutiveFailures >= threshold:
 		text = fmt.Sprintf("⚠ Source %s (%s) has failed %d times in a row: %s. Next try after %s.",
-			src.ID, sourceName(src), st.ConsecutiveFailures, st.LastError, st.NextAllowed.In(cfg.Location).Format("2 Jan 15:04 MST"))
+			src.ID, sourceName(src), st.ConsecutiveFailures, st.LastError, st.NextAllowed.In(cfg.Location).Format(DateLayout))
 		st.Warned = true
 	case !st.Warned && st.ConsecutiveFailures == 0 && silentTooLong(st, now):
 		text = fmt.Sprintf("⚠ Source %s (%s) has published nothing since %s, much longer than usual. Its page may have moved.",
-			src.ID, sourceName(src), st.LastNewItem.In(cfg.Location).Format("2 Jan 2006 15:04 MST"))
+			src.ID, sourceName(src), st.LastNewItem.In(cfg.Location).Format(DateLayout))
 		st.Warned = true
 	case st.Warned && st.ConsecutiveFailures == 0 && !silentTooLong(st, now):
 		text = fmt.Sprintf("✓ Source %s (%s) has recovered.", src.ID, sourceName(src))

@@ -9,8 +9,13 @@ import (
 
 // Limits that keep a hostile query from costing much: chat users type them.
 const (
-	maxQueryRunes = 8000
-	maxDepth      = 100
+	// MaxQueryChars is the longest query, in characters.
+	MaxQueryChars = 8000
+	// MinPrefixChars is the shortest prefix before a "*": a shorter one
+	// matches so many words that its search scans much of the index.
+	MinPrefixChars = 3
+	maxQueryRunes  = MaxQueryChars
+	maxDepth       = 100
 )
 
 // Query is a parsed query. It is immutable and safe for concurrent use.
@@ -42,8 +47,13 @@ type Query struct {
 // parenthesis or the end) is an error, not a word, as it most often is a
 // NOT with a stray space.
 //
+// The text is read as Clean makes it, and at most MaxQueryChars characters
+// long. A term with no letters or digits (an emoji, a lone symbol) is left
+// out rather than refused; a prefix needs MinPrefixChars characters before
+// its "*".
+//
 // A query that does not parse gives a *SyntaxError whose Pos is the 1-based
-// column, in characters, of the problem.
+// column, in characters of Clean(s), of the problem.
 func Parse(s string) (*Query, error) {
 	if !utf8.ValidString(s) {
 		off := 0
@@ -56,6 +66,7 @@ func Parse(s string) (*Query, error) {
 		}
 		return nil, &SyntaxError{Pos: utf8.RuneCountInString(s[:off]) + 1, Msg: "the query is not valid UTF-8"}
 	}
+	s = Clean(s)
 	if n := utf8.RuneCountInString(s); n > maxQueryRunes {
 		return nil, &SyntaxError{Pos: maxQueryRunes + 1, Msg: fmt.Sprintf("the query is longer than %d characters", maxQueryRunes)}
 	}
@@ -78,6 +89,9 @@ func Parse(s string) (*Query, error) {
 	root, filters, err := takeTimeFilters(root)
 	if err != nil {
 		return nil, err
+	}
+	if root == nil && len(filters) == 0 {
+		return nil, &SyntaxError{Pos: 1, Msg: "the query has no letters or digits to search for"}
 	}
 	q := &Query{root: root, time: filters, str: format(root)}
 	if root != nil {
@@ -376,7 +390,10 @@ func (p *parser) parseOr(field string, depth int) (Node, error) {
 		}
 		kids = appendFlat(kids, n, true)
 	}
-	if len(kids) == 1 {
+	switch len(kids) {
+	case 0:
+		return nil, nil
+	case 1:
 		return kids[0], nil
 	}
 	return Or{Children: kids}, nil
@@ -396,7 +413,10 @@ func (p *parser) parseAnd(field string, depth int) (Node, error) {
 		}
 		switch t.kind {
 		case tEOF, tRParen, tOr:
-			if len(kids) == 1 {
+			switch len(kids) {
+			case 0:
+				return nil, nil
+			case 1:
 				return kids[0], nil
 			}
 			return And{Children: kids}, nil
@@ -448,7 +468,7 @@ func (p *parser) parseUnary(field string, depth int) (Node, error) {
 		return nil, p.errAt(t.off, `"-" needs a term right after it`)
 	}
 	child, err := p.parseUnary(field, depth+1)
-	if err != nil {
+	if err != nil || child == nil {
 		return nil, err
 	}
 	return Not{Child: child}, nil
@@ -564,11 +584,13 @@ func (p *parser) leaf(t token, field string) (Node, error) {
 	}
 	words := Tokens(t.text)
 	switch {
-	case len(words) == 0 && t.kind == tPhrase:
-		return nil, p.errAt(t.off, "this phrase has no words")
 	case len(words) == 0:
-		return nil, p.errAt(t.off, fmt.Sprintf("%q has no letters or digits to search for", t.text))
+		// Emoji and symbols are not searched for; the rest of the query is.
+		return nil, nil
 	case len(words) == 1:
+		if t.prefix && utf8.RuneCountInString(words[0]) < MinPrefixChars {
+			return nil, p.errAt(t.off, fmt.Sprintf("%q is too short a prefix: write at least %d letters before the \"*\"", t.text+"*", MinPrefixChars))
+		}
 		return Term{Field: field, Word: words[0], Prefix: t.prefix}, nil
 	case t.prefix:
 		return nil, p.errAt(t.star, `"*" can only end a single word, not `+fmt.Sprintf("%q", t.text))
@@ -579,6 +601,9 @@ func (p *parser) leaf(t token, field string) (Node, error) {
 // appendFlat appends n to kids, splicing in the children of a nested node of
 // the same kind, so that (a OR b) OR c is one Or of three.
 func appendFlat(kids []Node, n Node, or bool) []Node {
+	if n == nil {
+		return kids // a term with nothing to search for
+	}
 	if or {
 		if o, ok := n.(Or); ok {
 			return append(kids, o.Children...)

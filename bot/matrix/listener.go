@@ -42,8 +42,8 @@ const (
 	staleMargin = 2 * time.Minute
 	// commandTimeout bounds answering one command, sending included.
 	commandTimeout = 60 * time.Second
-	// maxCommandBytes is the longest command line looked at.
-	maxCommandBytes = 2000
+	// maxCommandChars is the longest command line looked at, in characters.
+	maxCommandChars = 2000
 	// Backoff between failed syncs and joins.
 	minBackoff = time.Second
 	maxBackoff = 2 * time.Minute
@@ -477,8 +477,8 @@ func (r *run) command(ctx context.Context, room id.RoomID, ev *event.Event) {
 	defer cancel()
 	log := r.l.log.With("room", room.String(), "user", ev.Sender.String(), "event", ev.ID.String())
 	var answer bot.Answer
-	if len(text) > maxCommandBytes {
-		answer = bot.Answer{Text: fmt.Sprintf("That command is too long (more than %d characters).", maxCommandBytes)}
+	if utf8.RuneCountInString(text) > maxCommandChars {
+		answer = bot.Answer{Text: fmt.Sprintf("That command is too long (more than %d characters).", maxCommandChars)}
 	} else {
 		req := bot.CommandRequest{
 			Platform:  "matrix",

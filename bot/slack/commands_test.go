@@ -534,7 +534,7 @@ func TestCommandSlowSearchAnswersThroughResponseURL(t *testing.T) {
 		t.Errorf("lead = %q", texts[0])
 	}
 	wantEntry := "*<https://www.consilium.europa.eu/en/press/press-releases/2026/03/02/cyber-resilience/?utm=x&amp;lang=en|Cyber resilience act: Council adopts new security rules>*\n" +
-		"Council of the EU – press releases · 2 Mar 2026\n" +
+		"Council of the EU – press releases · 2 Mar 2026 11:30 CET\n" +
 		"The Council adopted the *cyber* resilience act, which sets security requirements for connected products."
 	if texts[1] != wantEntry {
 		t.Errorf("entry =\n%s\nwant\n%s", texts[1], wantEntry)

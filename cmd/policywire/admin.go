@@ -139,7 +139,7 @@ func newSearchCmd(a *app) *cobra.Command {
 			if err != nil {
 				var se *query.SyntaxError
 				if errors.As(err, &se) {
-					return usageError(fmt.Errorf("query does not parse at column %d: %s\n  %s\n  %s^", se.Pos, se.Msg, text, strings.Repeat(" ", max(se.Pos-1, 0))))
+					return usageError(fmt.Errorf("query does not parse at column %d: %s\n  %s\n  %s^", se.Pos, se.Msg, query.Clean(text), strings.Repeat(" ", max(se.Pos-1, 0))))
 				}
 				return usageError(err)
 			}
@@ -194,7 +194,7 @@ func newSearchCmd(a *app) *cobra.Command {
 				}
 				date := ""
 				if d := h.Item.Date(); !d.IsZero() {
-					date = " · " + d.In(cfg.Location).Format("2 Jan 2006")
+					date = " · " + d.In(cfg.Location).Format(bot.DateLayout)
 				}
 				fmt.Fprintf(a.stdout, "%d. %s\n   %s\n   %s%s\n", i+1, h.Item.Title, h.Item.URL, name, date)
 				if h.Snippet != "" {
