@@ -77,6 +77,7 @@ func RunSocketMode(ctx context.Context, o SocketOptions) error {
 		answerWithin: o.AnswerWithin,
 		timeout:      o.CommandTimeout,
 		allow:        o.AllowResponseURL,
+		apiURL:       o.APIURL,
 	})
 	defer runner.close()
 

@@ -21,7 +21,7 @@ func (a *app) slackCommandHandler(commands *bot.Commands, cfg *config.Config) ht
 	}
 	return slacksender.NewCommandHandler(slacksender.CommandOptions{
 		SigningSecret: cfg.Slack.SigningSecret.Value(), Commands: commands, Command: cfg.Slack.Command,
-		Logger: a.logger(cfg),
+		APIURL: cfg.Slack.APIURL, Logger: a.logger(cfg),
 	})
 }
 

@@ -94,6 +94,7 @@ type Fake struct {
 	faults        map[string][]Fault
 	channelErrors map[string]string
 	responder     Responder
+	responses     []Response
 	calls         map[string]int
 	token         string
 }
@@ -118,6 +119,7 @@ func Start() *Fake {
 		c.Handle("/chat.postMessage", f.wrap("chat.postMessage", f.postMessage))
 		c.Handle("/conversations.history", f.wrap("conversations.history", f.history))
 		c.Handle("/auth.test", f.wrap("auth.test", f.authTest))
+		c.Handle("/response/", f.response)
 	})
 	f.srv.Start()
 	return f
@@ -125,6 +127,36 @@ func Start() *Fake {
 
 // URL is the Web API base URL (ending in "/") for the client's API URL option.
 func (f *Fake) URL() string { return f.srv.GetAPIURL() }
+
+// Response is one late slash command answer posted to a response_url the
+// fake handed out.
+type Response struct {
+	Path string // what follows /response/
+	Body json.RawMessage
+}
+
+// ResponseURL is a response_url on the fake's own host, as a Slack whose
+// Web API is at URL() would give with a slash command.
+func (f *Fake) ResponseURL(id string) string { return f.URL() + "response/" + id }
+
+// Responses are the answers posted to the fake's response_urls so far.
+func (f *Fake) Responses() []Response {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]Response(nil), f.responses...)
+}
+
+func (f *Fake) response(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil || r.Method != http.MethodPost || !json.Valid(body) {
+		http.Error(w, "a response_url takes a POST of JSON", http.StatusBadRequest)
+		return
+	}
+	f.mu.Lock()
+	f.responses = append(f.responses, Response{Path: strings.TrimPrefix(r.URL.Path, "/response/"), Body: body})
+	f.mu.Unlock()
+	_, _ = io.WriteString(w, "ok")
+}
 
 // Server is the underlying slacktest server.
 func (f *Fake) Server() *slacktest.Server { return f.srv }
