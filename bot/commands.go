@@ -93,7 +93,10 @@ const MaxCommandChars = 2000
 type Commands struct {
 	Bot      *Bot
 	Searcher Searcher
-	Now      func() time.Time
+	// Now is the clock of time filters and of the per-person rate limit.
+	Now func() time.Time
+
+	limiter commandLimiter
 }
 
 // HelpText lists the commands; prefix is "/policywire" or "!pw".
@@ -114,6 +117,10 @@ func HelpText(prefix string) []string {
 // Handle answers one command. Errors are for failures of the bot; a bad
 // command or query is answered, not returned.
 func (c *Commands) Handle(ctx context.Context, req CommandRequest, prefix string) (Answer, error) {
+	chat := c.Bot.Config().Chat
+	if ok, wait := c.limiter.allow(chat, req.Platform+"\x00"+req.User, c.now()); !ok {
+		return limited(chat, wait), nil
+	}
 	if n := utf8.RuneCountInString(req.Text); n > MaxCommandChars {
 		return Answer{Text: fmt.Sprintf("That command is too long: %d characters, and the most is %d.", n, MaxCommandChars)}, nil
 	}

@@ -143,6 +143,7 @@ func (l *loader) load(data []byte) *Config {
 			FetchArticle: DefaultFetchArticle,
 			LLM:          LLM{Timeout: DefaultLLMTimeout},
 		},
+		Chat: defaultChat(),
 	}
 
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -192,7 +193,7 @@ func (l *loader) resolve(cfg *Config) {
 	}
 }
 
-var topKeys = []string{"data_dir", "timezone", "log", "http", "fetch", "defaults", "summary", "topics", "sources", "slack", "matrix", "channels", "admin"}
+var topKeys = []string{"data_dir", "timezone", "log", "http", "fetch", "defaults", "summary", "topics", "sources", "slack", "matrix", "channels", "admin", "chat"}
 
 func (l *loader) decodeRoot(root *yaml.Node, cfg *Config) {
 	f := l.mapping(root, "the top level", "", topKeys)
@@ -216,6 +217,9 @@ func (l *loader) decodeRoot(root *yaml.Node, cfg *Config) {
 	}
 	if n := f.vals["log"]; n != nil {
 		l.decodeLog(n, &cfg.Log)
+	}
+	if n := f.vals["chat"]; n != nil {
+		l.decodeChat(n, &cfg.Chat)
 	}
 	if n := f.vals["http"]; n != nil {
 		l.decodeHTTP(n, &cfg.HTTP)

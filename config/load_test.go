@@ -204,6 +204,7 @@ func TestFullConfig(t *testing.T) {
 			{ID: "firehose", Matrix: "#all:localhost:8008"},
 		},
 		Admin: "room",
+		Chat:  config.Chat{MaxWatches: 5, CommandsPerMinute: 30, CommandBurst: 4},
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("got\n%#v\nwant\n%#v", *cfg, *want)

@@ -60,6 +60,7 @@ type Config struct {
 	// Admin is the id of the channel told about failing sources and bad
 	// reloads; "" for none.
 	Admin string
+	Chat  Chat
 }
 
 // Log sets logging: level is debug, info, warn or error; format is auto
