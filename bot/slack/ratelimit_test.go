@@ -11,11 +11,7 @@ import (
 // commandAs sends a signed command from user.
 func (e *cmdEnv) commandAs(t *testing.T, user, text string) commandReply {
 	t.Helper()
-	f := e.form(text)
-	f.Set("user_id", user)
-	body := f.Encode()
-	resp := e.post(t, body, SignRequest(testSigningSecret, []byte(body), time.Now()))
-	return decodeReply(t, resp.Body)
+	return e.commandWith(t, text, "user_id", user)
 }
 
 // TestCommandRateLimitPerPerson: 30 signed slash commands in 10 s of the

@@ -13,17 +13,26 @@ import (
 	"github.com/policywire/policywire/internal/slackfake"
 )
 
-// commandTo sends a signed command whose response_url is responseURL.
-func (e *cmdEnv) commandTo(t *testing.T, text, responseURL string) commandReply {
+// commandWith sends a signed command of the env's form with set applied
+// (a field and its value, in pairs).
+func (e *cmdEnv) commandWith(t *testing.T, text string, set ...string) commandReply {
 	t.Helper()
 	f := e.form(text)
-	f.Set("response_url", responseURL)
+	for i := 0; i+1 < len(set); i += 2 {
+		f.Set(set[i], set[i+1])
+	}
 	body := f.Encode()
 	resp := e.post(t, body, SignRequest(testSigningSecret, []byte(body), time.Now()))
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %s", resp.Status)
 	}
 	return decodeReply(t, resp.Body)
+}
+
+// commandTo sends a signed command whose response_url is responseURL.
+func (e *cmdEnv) commandTo(t *testing.T, text, responseURL string) commandReply {
+	t.Helper()
+	return e.commandWith(t, text, "response_url", responseURL)
 }
 
 // withAPIURL leaves the response_url check to its default for a Slack whose
