@@ -108,6 +108,9 @@ func HelpText(prefix string) []string {
 		prefix + " subscribe QUERY — add a query to this channel",
 		prefix + " subscriptions — this channel's queries",
 		prefix + " unsubscribe ID — remove one",
+		prefix + " watch QUERY — new items that match, to you by direct message",
+		prefix + " watches — your watches",
+		prefix + " unwatch ID — remove one of yours",
 		prefix + " help — this list",
 		`Queries: words (all must match), "a phrase", word* (3 letters or more), OR, NOT or -word, ( ), title: summary: source: lang: ref:`,
 		"Time: since:7d since:12h after:2026-01-01 before:2026-06-30 date:2026-11 sort:date; a query is at most " + strconv.Itoa(query.MaxQueryChars) + " characters",
@@ -140,6 +143,12 @@ func (c *Commands) Handle(ctx context.Context, req CommandRequest, prefix string
 		return c.subscriptions(req)
 	case "unsubscribe":
 		return c.unsubscribe(req, rest)
+	case "watch":
+		return c.watch(ctx, req, rest)
+	case "watches":
+		return c.watches(req)
+	case "unwatch":
+		return c.unwatch(req, rest)
 	default:
 		return Answer{Text: fmt.Sprintf("Unknown command %q. Try %s help.", clip(verb, 40), prefix)}, nil
 	}

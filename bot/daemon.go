@@ -48,7 +48,9 @@ func (d *Daemon) Run(ctx context.Context, shutdownBound time.Duration) error {
 	}
 	d.mu.Lock()
 	d.ctx = ctx
-	d.Bot.Dispatcher.Start(ctx, instantChannels(cfg))
+	d.Bot.Dispatcher.Start(ctx, d.Bot.InstantChannels(cfg))
+	refresh := func() { d.Bot.Dispatcher.SetChannels(ctx, d.Bot.InstantChannels(d.Bot.Config())) }
+	d.Bot.onChannels.Store(&refresh)
 	d.cron = c
 	c.Start()
 	// Retention applies at start, then hourly.
@@ -117,7 +119,7 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 	if err := d.Bot.SetConfig(ctx, cfg); err != nil {
 		return err
 	}
-	d.Bot.Dispatcher.SetChannels(ctx, instantChannels(cfg))
+	d.Bot.Dispatcher.SetChannels(ctx, d.Bot.InstantChannels(cfg))
 	d.cron.Stop()
 	d.cron = c
 	c.Start()
@@ -321,16 +323,6 @@ func (b *Bot) Notify(ctx context.Context, text string) error {
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	return sender.SendNotice(sctx, ch.Target(), text)
-}
-
-func instantChannels(cfg *config.Config) []config.Channel {
-	var out []config.Channel
-	for _, ch := range cfg.Channels {
-		if ch.Digest == "" {
-			out = append(out, ch)
-		}
-	}
-	return out
 }
 
 // cronLogger lets robfig/cron log through slog.

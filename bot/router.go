@@ -22,6 +22,8 @@ type Router struct {
 	// loc is the zone whose calendar days date: and after: name.
 	loc      *time.Location
 	channels []channelRule
+	// watches are the personal watches, one rule per person.
+	watches []watchRule
 	// topicWords are the positive words of every topic, for summaries.
 	topicWords map[string][]string
 }
@@ -86,11 +88,19 @@ func NewRouter(cfg *config.Config, subs []store.Subscription) (*Router, error) {
 // Route returns one route per channel that wants the item, with the names
 // of the topics (and subscriptions) that matched.
 func (r *Router) Route(it policywire.Item) []store.Route {
-	now := time.Now
-	if r.Now != nil {
-		now = r.Now
+	var atTime time.Time // read once, when a subscription or watch needs it
+	at := func() time.Time {
+		if atTime.IsZero() {
+			atTime = time.Now()
+			if r.Now != nil {
+				atTime = r.Now()
+			}
+			if r.loc != nil {
+				atTime = atTime.In(r.loc)
+			}
+		}
+		return atTime
 	}
-	var at time.Time // read once, when a subscription needs it
 	var doc *query.Doc
 	var routes []store.Route
 	for _, ch := range r.channels {
@@ -107,13 +117,7 @@ func (r *Router) Route(it policywire.Item) []store.Route {
 			}
 		}
 		for _, s := range ch.subs {
-			if at.IsZero() {
-				at = now()
-				if r.loc != nil {
-					at = at.In(r.loc)
-				}
-			}
-			if s.query.MatchAt(doc, at) {
+			if s.query.MatchAt(doc, at()) {
 				matched = append(matched, s.name)
 			}
 		}
@@ -121,6 +125,12 @@ func (r *Router) Route(it policywire.Item) []store.Route {
 			continue
 		}
 		routes = append(routes, store.Route{Channel: ch.id, Topics: matched, Digest: ch.digest})
+	}
+	if len(r.watches) > 0 {
+		if doc == nil {
+			doc = query.Prepare(it)
+		}
+		routes = r.matchWatches(doc, it, at, routes)
 	}
 	return routes
 }

@@ -120,6 +120,7 @@ func Start() *Fake {
 		c.Handle("/conversations.history", f.wrap("conversations.history", f.history))
 		c.Handle("/auth.test", f.wrap("auth.test", f.authTest))
 		c.Handle("/response/", f.response)
+		c.Handle("/conversations.open", f.wrap("conversations.open", f.openConversation))
 	})
 	f.srv.Start()
 	return f
@@ -156,6 +157,33 @@ func (f *Fake) response(w http.ResponseWriter, r *http.Request) {
 	f.responses = append(f.responses, Response{Path: strings.TrimPrefix(r.URL.Path, "/response/"), Body: body})
 	f.mu.Unlock()
 	_, _ = io.WriteString(w, "ok")
+}
+
+// DirectChannel is the id of the direct message conversation the fake
+// opens with a user: posts to it are Posts(DirectChannel(user)).
+func DirectChannel(user string) string { return "D" + user }
+
+// openConversation answers conversations.open for one user with their
+// direct message conversation; ChannelError(user, code) makes it fail, as
+// Slack does for a person who left (user_not_found, user_disabled).
+func (f *Fake) openConversation(w http.ResponseWriter, r *http.Request, form url.Values, fault *Fault) {
+	if fault != nil {
+		f.failAfterwards(w, r, *fault)
+		return
+	}
+	users := strings.Split(form.Get("users"), ",")
+	if len(users) != 1 || users[0] == "" {
+		writeJSON(w, http.StatusOK, map[string]any{"ok": false, "error": "users_list_not_supplied"})
+		return
+	}
+	f.mu.Lock()
+	code := f.channelErrors[users[0]]
+	f.mu.Unlock()
+	if code != "" {
+		writeJSON(w, http.StatusOK, map[string]any{"ok": false, "error": code})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "channel": map[string]any{"id": DirectChannel(users[0]), "is_im": true, "user": users[0]}})
 }
 
 // Server is the underlying slacktest server.
