@@ -326,16 +326,23 @@ func (c *Commands) subscribe(ctx context.Context, req CommandRequest, q string) 
 		return Answer{}, err
 	}
 	a := Answer{Public: true, Text: fmt.Sprintf("Subscribed this channel to %s (id %s). New items that match will be posted here.", sub.Query, sub.ID)}
-	if c.Searcher != nil {
-		hits, err := c.Searcher.Search(ctx, parsed, SearchOptions{Limit: 3, Newest: true, Now: c.localNow()})
-		if err == nil && len(hits) > 0 {
-			a.Text += " The last items it would have matched:"
-			for _, h := range hits {
-				a.Entries = append(a.Entries, c.entry(h.Item, ""))
-			}
+	c.addLastMatches(ctx, parsed, &a)
+	return a, nil
+}
+
+// addLastMatches shows under a new subscription or watch the last items it
+// would have matched, when the archive can say.
+func (c *Commands) addLastMatches(ctx context.Context, q *query.Query, a *Answer) {
+	if c.Searcher == nil {
+		return
+	}
+	hits, err := c.Searcher.Search(ctx, q, SearchOptions{Limit: 3, Newest: true, Now: c.localNow()})
+	if err == nil && len(hits) > 0 {
+		a.Text += " The last items it would have matched:"
+		for _, h := range hits {
+			a.Entries = append(a.Entries, c.entry(h.Item, ""))
 		}
 	}
-	return a, nil
 }
 
 func (c *Commands) subscriptions(req CommandRequest) (Answer, error) {

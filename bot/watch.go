@@ -120,15 +120,7 @@ func (c *Commands) watch(ctx context.Context, req CommandRequest, q string) (Ans
 	}
 	c.Bot.watchesChanged()
 	a := Answer{Text: fmt.Sprintf("Watching %s for you (id %s). New items that match will come to you as a direct message.", w.Query, w.ID)}
-	if c.Searcher != nil {
-		hits, err := c.Searcher.Search(ctx, parsed, SearchOptions{Limit: 3, Newest: true, Now: c.localNow()})
-		if err == nil && len(hits) > 0 {
-			a.Text += " The last items it would have matched:"
-			for _, h := range hits {
-				a.Entries = append(a.Entries, c.entry(h.Item, ""))
-			}
-		}
-	}
+	c.addLastMatches(ctx, parsed, &a)
 	return a, nil
 }
 

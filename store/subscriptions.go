@@ -29,17 +29,7 @@ func (s *Store) AddSubscription(sub Subscription) (Subscription, error) {
 		sub.Created = s.now()
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketSubscriptions)
-		seq, err := b.NextSequence()
-		if err != nil {
-			return err
-		}
-		sub.ID = "s" + strconv.FormatUint(seq, 10)
-		v, err := encode(sub)
-		if err != nil {
-			return err
-		}
-		return b.Put(u64(seq), v)
+		return putNext(tx.Bucket(bucketSubscriptions), "s", &sub.ID, &sub)
 	})
 	if err != nil {
 		return Subscription{}, fmt.Errorf("store: add subscription to %s: %w", sub.Channel, err)

@@ -51,21 +51,27 @@ func (s *Store) AddWatch(w Watch, limit int) (Watch, error) {
 		if have >= limit {
 			return ErrTooManyWatches
 		}
-		seq, err := b.NextSequence()
-		if err != nil {
-			return err
-		}
-		w.ID = "w" + strconv.FormatUint(seq, 10)
-		v, err := encode(w)
-		if err != nil {
-			return err
-		}
-		return b.Put(u64(seq), v)
+		return putNext(b, "w", &w.ID, &w)
 	})
 	if err != nil {
 		return Watch{}, fmt.Errorf("store: add watch of %s: %w", w.User, err)
 	}
 	return w, nil
+}
+
+// putNext stores v under the bucket's next sequence, after setting *id to
+// prefix and that sequence ("s1", "w7"): short ids that are never reused.
+func putNext(b *bolt.Bucket, prefix string, id *string, v any) error {
+	seq, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	*id = prefix + strconv.FormatUint(seq, 10)
+	data, err := encode(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(u64(seq), data)
 }
 
 func btoi(b bool) int {
