@@ -496,6 +496,8 @@ func (r *run) command(ctx context.Context, room id.RoomID, ev *event.Event) {
 	}
 	c2 := r.l.o.Sender.render.answer(answer)
 	c2.RelatesTo = &event.RelatesTo{InReplyTo: &event.InReplyTo{EventID: ev.ID}}
+	// The asker is notified of the answer, and nobody else is.
+	c2.Mentions = &event.Mentions{UserIDs: []id.UserID{ev.Sender}}
 	if thread != "" {
 		c2.RelatesTo.Type = event.RelThread
 		c2.RelatesTo.EventID = id.EventID(thread)

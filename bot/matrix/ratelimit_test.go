@@ -57,8 +57,14 @@ func TestListenerCommandRateLimitPerPerson(t *testing.T) {
 		}
 	}
 	for _, ev := range theirs {
-		if b := body(t, e.waitReply(t, ev)); !strings.HasPrefix(b, "policywire commands:") {
+		reply := e.waitReply(t, ev)
+		if b := body(t, reply); !strings.HasPrefix(b, "policywire commands:") {
 			t.Errorf("the other person's command was answered %q", b)
+		}
+		// The answer mentions the person who asked, and nobody else.
+		mentions, _ := rawContent(t, reply)["m.mentions"].(map[string]any)
+		if ids, _ := mentions["user_ids"].([]any); len(ids) != 1 || ids[0] != memberID || mentions["room"] != nil {
+			t.Errorf("the answer's m.mentions = %v, want only %s", mentions, memberID)
 		}
 	}
 	// 10 at once, then one every 3 s of the 12 s the commands span.
