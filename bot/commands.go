@@ -18,6 +18,8 @@ import (
 // SearchOptions shape an archive search.
 type SearchOptions struct {
 	Limit int
+	// Offset skips that many of the best hits: the next page starts there.
+	Offset int
 	// Newest orders by date instead of relevance (as sort:date does).
 	Newest bool
 	// Now is the time the query's since: counts back from, in the zone
@@ -68,6 +70,8 @@ type Answer struct {
 	// Public answers are seen by the whole channel; the rest only by the
 	// asker where the platform can do that (Slack ephemeral messages).
 	Public bool
+	// Actions are buttons under the answer, where the platform has them.
+	Actions []Action
 }
 
 // Plain renders an answer as plain text (Matrix body, Slack fallback, logs).
@@ -197,28 +201,7 @@ func queryError(q string, err error) Answer {
 }
 
 func (c *Commands) search(ctx context.Context, q string) (Answer, error) {
-	if q == "" {
-		return Answer{Text: "Search for what? For example: search \"digital diplomacy\""}, nil
-	}
-	parsed, err := query.Parse(q)
-	if err != nil {
-		return queryError(q, err), nil
-	}
-	if c.Searcher == nil {
-		return Answer{Text: "Search is not available: the archive index is not open."}, nil
-	}
-	hits, err := c.Searcher.Search(ctx, parsed, SearchOptions{Limit: 5, Now: c.localNow()})
-	if err != nil {
-		return Answer{}, fmt.Errorf("bot: search: %w", err)
-	}
-	if len(hits) == 0 {
-		return Answer{Text: fmt.Sprintf("Nothing in the archive matches %s.", clip(q, 200))}, nil
-	}
-	a := Answer{Text: fmt.Sprintf("Best matches for %s:", clip(q, 200))}
-	for _, h := range hits {
-		a.Entries = append(a.Entries, c.entry(h.Item, h.Snippet))
-	}
-	return a, nil
+	return c.SearchPage(ctx, q, 1)
 }
 
 func (c *Commands) entry(it policywire.Item, snippet string) Entry {

@@ -109,25 +109,36 @@ func (h *CommandHandler) Close() error {
 	return nil
 }
 
-// ServeHTTP answers one slash command request.
-func (h *CommandHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// readSigned reads the body of a POST from Slack and checks its signature
+// before anything else is done with it; on failure it has answered (405,
+// 413, 400 or 401) and returns false. what names the request in the log.
+func (h *CommandHandler) readSigned(w http.ResponseWriter, r *http.Request, what string) ([]byte, bool) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
+		return nil, false
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCommandBody))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			http.Error(w, "request too large", http.StatusRequestEntityTooLarge)
-			return
+			return nil, false
 		}
 		http.Error(w, "cannot read request", http.StatusBadRequest)
-		return
+		return nil, false
 	}
 	if err := VerifySignature(r.Header, body, h.secret, h.now()); err != nil {
-		h.run.log.Warn("slack: refused a command request", "reason", err.Error(), "remote", r.RemoteAddr)
+		h.run.log.Warn("slack: refused a "+what+" request", "reason", err.Error(), "remote", r.RemoteAddr)
 		http.Error(w, "invalid request signature", http.StatusUnauthorized)
+		return nil, false
+	}
+	return body, true
+}
+
+// ServeHTTP answers one slash command request.
+func (h *CommandHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, ok := h.readSigned(w, r, "command")
+	if !ok {
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))

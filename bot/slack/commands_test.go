@@ -60,10 +60,16 @@ func (a *archive) Search(ctx context.Context, q *query.Query, o bot.SearchOption
 		return nil, a.err
 	}
 	var hits []bot.SearchHit
+	skip := o.Offset
 	for _, it := range a.items {
-		if q.MatchItem(it) {
-			hits = append(hits, bot.SearchHit{Item: it, Score: 1, Snippet: markWords(it.Summary, query.Words(q))})
+		if !q.MatchItem(it) {
+			continue
 		}
+		if skip > 0 {
+			skip--
+			continue
+		}
+		hits = append(hits, bot.SearchHit{Item: it, Score: 1, Snippet: markWords(it.Summary, query.Words(q))})
 		if o.Limit > 0 && len(hits) == o.Limit {
 			break
 		}

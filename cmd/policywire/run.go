@@ -338,6 +338,7 @@ func (a *app) httpHandler(d *bot.Daemon, m *bot.Metrics, slackCommands http.Hand
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
 	if cfg.Slack != nil && cfg.Slack.SigningSecret.Value() != "" {
 		mux.Handle("POST /slack/commands", slackCommands)
+		mux.Handle("POST /slack/interactions", slackCommands)
 	}
 	return mux
 }

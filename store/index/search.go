@@ -54,6 +54,9 @@ func (x *Index) Search(ctx context.Context, q *query.Query, o bot.SearchOptions)
 	if limit <= 0 {
 		limit = DefaultLimit
 	}
+	// A later page is the tail of a longer first one.
+	offset := max(o.Offset, 0)
+	limit += offset
 	// A query without words of text (only sources, languages, references
 	// and negations) gives every match the same score: recency alone
 	// ranks, and the newest-first search finds the newest among all the
@@ -84,6 +87,7 @@ func (x *Index) Search(ctx context.Context, q *query.Query, o bot.SearchOptions)
 	if len(hits) > limit {
 		hits = hits[:limit]
 	}
+	hits = hits[min(offset, len(hits)):]
 	hl := newHighlighter(q)
 	for i := range hits {
 		hits[i].Snippet = hl.snippet(hits[i].Item.Summary, SnippetMaxChars)
