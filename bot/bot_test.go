@@ -14,6 +14,7 @@ import (
 	"github.com/policywire/policywire/config"
 	"github.com/policywire/policywire/internal/slackfake"
 	"github.com/policywire/policywire/internal/testenv"
+	"github.com/policywire/policywire/internal/wiring"
 	"github.com/policywire/policywire/sources"
 	"github.com/policywire/policywire/store"
 )
@@ -59,14 +60,19 @@ func councilAndEEAS(t *testing.T, council string) *testenv.FixtureServer {
 
 func newPipeline(t *testing.T, cfg *config.Config, fixtures *testenv.FixtureServer, dir string, fake *slackfake.Fake) *pipeline {
 	t.Helper()
+	return newPipelineLogged(t, cfg, fixtures, dir, fake, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// newPipelineLogged is newPipeline with the bot logging to logger.
+func newPipelineLogged(t *testing.T, cfg *config.Config, fixtures *testenv.FixtureServer, dir string, fake *slackfake.Fake, logger *slog.Logger) *pipeline {
+	t.Helper()
 	st, err := store.Open(filepath.Join(dir, "policywire.db"), store.Options{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	fetcher := sources.NewFetcher(sources.FetcherOptionsFrom(cfg.Fetch))
+	fetcher := sources.NewFetcher(wiring.FetcherOptions(cfg.Fetch))
 	t.Cleanup(fetcher.Close)
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	b, err := bot.New(bot.Options{
 		Config: cfg, Store: st, Fetcher: fetcher, Logger: logger, MaxAttempts: 3,
 		Senders: map[string]bot.Sender{"slack": slacksender.New(slacksender.Options{

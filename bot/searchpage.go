@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/policywire/policywire"
 	"github.com/policywire/policywire/query"
 )
 
@@ -62,7 +63,7 @@ func (c *Commands) SearchPage(ctx context.Context, q string, page int) (Answer, 
 		return Answer{Text: "Search is not available: the archive index is not open."}, nil
 	}
 	page = max(page, 1)
-	hits, err := c.Searcher.Search(ctx, parsed, SearchOptions{Limit: searchPageSize, Offset: (page - 1) * searchPageSize, Now: c.localNow()})
+	hits, err := c.Searcher.Search(ctx, parsed, policywire.SearchOptions{Limit: searchPageSize, Offset: (page - 1) * searchPageSize, Now: c.localNow()})
 	if err != nil {
 		return Answer{}, fmt.Errorf("bot: search: %w", err)
 	}

@@ -9,24 +9,21 @@ const (
 	DefaultCommandBurst      = 10
 )
 
-// Chat limits what one person may do through the chat commands.
-type Chat struct {
-	// MaxWatches is how many personal watches one person may keep.
-	MaxWatches int
-	// CommandsPerMinute is how many commands one person may send a minute
-	// on average, with CommandBurst at once; 0 turns the limit off.
-	CommandsPerMinute int
-	CommandBurst      int
-}
-
 func defaultChat() Chat {
-	return Chat{MaxWatches: DefaultMaxWatches, CommandsPerMinute: DefaultCommandsPerMinute, CommandBurst: DefaultCommandBurst}
+	return Chat{MaxSubscriptions: DefaultMaxSubscriptions, MaxWatches: DefaultMaxWatches, CommandsPerMinute: DefaultCommandsPerMinute, CommandBurst: DefaultCommandBurst}
 }
 
 func (l *loader) decodeChat(n *yaml.Node, dst *Chat) {
-	f := l.mapping(n, "chat", "chat.", []string{"max_watches", "commands_per_minute", "command_burst"})
+	f := l.mapping(n, "chat", "chat.", []string{"max_subscriptions", "max_watches", "commands_per_minute", "command_burst"})
 	if f == nil {
 		return
+	}
+	if v, ok := l.integer(f, "max_subscriptions"); ok {
+		if v <= 0 || v > 1000 {
+			l.errAt(f.vals["max_subscriptions"], "chat.max_subscriptions: must be from 1 to 1000, got %d", v)
+		} else {
+			dst.MaxSubscriptions = v
+		}
 	}
 	atLeast := func(key string, min int, dst *int) {
 		if v, ok := l.integer(f, key); ok {

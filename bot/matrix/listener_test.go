@@ -30,11 +30,11 @@ import (
 // «marked» in the snippet.
 type archiveSearcher struct{ items []policywire.Item }
 
-func (s archiveSearcher) Search(_ context.Context, q *query.Query, o bot.SearchOptions) ([]bot.SearchHit, error) {
-	var hits []bot.SearchHit
+func (s archiveSearcher) Search(_ context.Context, q *query.Query, o policywire.SearchOptions) ([]policywire.SearchHit, error) {
+	var hits []policywire.SearchHit
 	for _, it := range s.items {
 		if q.Match(query.Prepare(it)) {
-			hits = append(hits, bot.SearchHit{Item: it, Score: 1, Snippet: markWords(it.Summary, query.Words(q))})
+			hits = append(hits, policywire.SearchHit{Item: it, Score: 1, Snippet: markWords(it.Summary, query.Words(q))})
 		}
 	}
 	sort.SliceStable(hits, func(i, j int) bool { return hits[i].Item.Date().After(hits[j].Item.Date()) })
@@ -348,7 +348,9 @@ func TestListenerJoinsOnInviteAndAnswersCommands(t *testing.T) {
 		t.Errorf("formatted_body lacks the linked title or the marked words:\n%s", h)
 	}
 	checkHTMLInert(t, h)
-	golden(t, "listener/search_answer.json", goldenContent(t, reply, "m.relates_to"))
+	// m.mentions names the asker, whose id differs from run to run; it is
+	// checked above.
+	golden(t, "listener/search_answer.json", goldenContent(t, reply, "m.relates_to", "m.mentions"))
 
 	// What must not be answered.
 	send(t, e.reader, e.room, "pw help")
@@ -863,5 +865,26 @@ func TestListenerRejectedTokenIsLoggedWithoutTheToken(t *testing.T) {
 	}
 	if raw, err := st.Meta(SyncTokenKey); err != nil || raw != nil {
 		t.Errorf("stored sync position %q, %v; want none", raw, err)
+	}
+}
+
+func TestListenerSubscribeIsRefusedWhenTheRoomHasTheMost(t *testing.T) {
+	e := newListenerEnv(t, true)
+	e.cfg.Chat.MaxSubscriptions = 1
+	e.startListener(t, e.sender)
+	e.waitJoined(t, e.room)
+	if b := body(t, e.waitReply(t, send(t, e.reader, e.room, `!pw subscribe "tech ambassador"`))); !strings.Contains(b, "Subscribed this channel") {
+		t.Fatalf("first subscribe answered %q", b)
+	}
+	b := body(t, e.waitReply(t, send(t, e.reader, e.room, `!pw subscribe cyber*`)))
+	if !strings.Contains(b, "already has 1 subscription,") || !strings.Contains(b, "unsubscribe") {
+		t.Errorf("subscribe over the bound answered %q, want the bound and how to make room", b)
+	}
+	subs, err := e.store.Subscriptions(channelID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(subs) != 1 {
+		t.Fatalf("%d subscriptions stored, want the bound of 1", len(subs))
 	}
 }

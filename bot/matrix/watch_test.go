@@ -13,6 +13,7 @@ import (
 	"github.com/policywire/policywire/bot"
 	"github.com/policywire/policywire/config"
 	"github.com/policywire/policywire/internal/testenv"
+	"github.com/policywire/policywire/internal/wiring"
 	"github.com/policywire/policywire/sources"
 	"github.com/policywire/policywire/store"
 )
@@ -54,7 +55,7 @@ func TestWatchDeliversToADirectRoom(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	fetcher := sources.NewFetcher(sources.FetcherOptionsFrom(cfg.Fetch))
+	fetcher := sources.NewFetcher(wiring.FetcherOptions(cfg.Fetch))
 	t.Cleanup(fetcher.Close)
 	sender := newSender(t, hs, botID, botToken)
 	b, err := bot.New(bot.Options{Config: cfg, Store: st, Fetcher: fetcher, Senders: map[string]bot.Sender{"matrix": sender}, MaxAttempts: 3})

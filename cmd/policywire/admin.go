@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/policywire/policywire"
 	"github.com/policywire/policywire/bot"
 	"github.com/policywire/policywire/internal/control"
 	"github.com/policywire/policywire/query"
@@ -150,7 +151,7 @@ func newSearchCmd(a *app) *cobra.Command {
 				}
 				now = now.In(cfg.Location)
 			}
-			var hits []bot.SearchHit
+			var hits []policywire.SearchHit
 			st, err := openStore(cfg, true, 300*time.Millisecond)
 			switch {
 			case err == nil:
@@ -160,7 +161,7 @@ func newSearchCmd(a *app) *cobra.Command {
 					return fmt.Errorf("search: %w (rebuild it with 'policywire reindex')", err)
 				}
 				defer idx.Close()
-				hits, err = idx.Search(cmd.Context(), q, bot.SearchOptions{Limit: limit, Now: now})
+				hits, err = idx.Search(cmd.Context(), q, policywire.SearchOptions{Limit: limit, Now: now})
 				if err != nil {
 					return err
 				}

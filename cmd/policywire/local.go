@@ -59,7 +59,7 @@ func controlHandler(b *bot.Bot, st *store.Store, idx *index.Index) http.Handler 
 				return
 			}
 		}
-		hits, err := b.FreshSearcher(idx).Search(r.Context(), q, bot.SearchOptions{Limit: max(limit, 1), Now: now})
+		hits, err := b.FreshSearcher(idx).Search(r.Context(), q, policywire.SearchOptions{Limit: max(limit, 1), Now: now})
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return

@@ -125,7 +125,7 @@ func TestSearchTimeFiltersAgainstOracle(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("%s: exit %d: %s", tc.q, code, stderr.String())
 		}
-		var hits []bot.SearchHit
+		var hits []policywire.SearchHit
 		if err := json.Unmarshal(stdout.Bytes(), &hits); err != nil {
 			t.Fatalf("%s: %v", tc.q, err)
 		}
