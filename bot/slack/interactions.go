@@ -61,6 +61,12 @@ func (h *InteractionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusOK)
+	run.pressButtons(cb)
+}
+
+// pressButtons answers the policywire buttons of an interaction, over
+// HTTP or Socket Mode; other interactions are ignored.
+func (run *commandRunner) pressButtons(cb slack.InteractionCallback) {
 	if cb.Type != slack.InteractionTypeBlockActions {
 		return
 	}
@@ -74,14 +80,13 @@ func (h *InteractionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			run.log.Warn("slack: a button with a value policywire did not write", "action", act.ActionID)
 			continue
 		}
-		h.press(cb, id, search)
+		run.press(cb, id, search)
 	}
 }
 
 // press answers one button: Share posts the page to the channel for
 // everyone, More replaces the asker's answer with the next page.
-func (h *InteractionHandler) press(cb slack.InteractionCallback, action string, search bot.SearchAction) {
-	run := h.cmd.run
+func (run *commandRunner) press(cb slack.InteractionCallback, action string, search bot.SearchAction) {
 	u, err := url.Parse(cb.ResponseURL)
 	if err != nil || !run.allow(u) {
 		run.log.Warn("slack: interaction with a response_url not on Slack or slack.api_url; not answered", "channel", cb.Channel.ID, "user", cb.User.ID)

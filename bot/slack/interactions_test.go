@@ -3,12 +3,16 @@ package slack
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
 
 	"github.com/policywire/policywire"
 )
@@ -37,8 +41,15 @@ func (r commandReply) buttons(t *testing.T) map[string]string {
 	return out
 }
 
-// interactionBody is the signed form Slack posts when a button is pressed.
+// interactionBody is the form Slack posts when a button is pressed.
 func interactionBody(t *testing.T, responseURL, actionID, value string) string {
+	t.Helper()
+	return url.Values{"payload": {string(interactionPayload(t, responseURL, actionID, value))}}.Encode()
+}
+
+// interactionPayload is the interaction Slack sends when a button is
+// pressed, over HTTP (as the payload field) or Socket Mode.
+func interactionPayload(t *testing.T, responseURL, actionID, value string) []byte {
 	t.Helper()
 	payload, err := json.Marshal(map[string]any{
 		"type":         "block_actions",
@@ -50,7 +61,7 @@ func interactionBody(t *testing.T, responseURL, actionID, value string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return url.Values{"payload": {string(payload)}}.Encode()
+	return payload
 }
 
 // TestSearchButtons: a search answer is ephemeral with Share and More;
@@ -149,5 +160,43 @@ func TestSearchButtons(t *testing.T) {
 	case p := <-env.posts:
 		t.Errorf("an answer for the press with a bad signature: %s", p.Body)
 	default:
+	}
+}
+
+// TestSearchButtonsOverSocketMode: a More press that arrives over Socket
+// Mode is acknowledged and answered with the next page.
+func TestSearchButtonsOverSocketMode(t *testing.T) {
+	env := newCmdEnv(t)
+	for i := range 6 {
+		env.archive.items = append(env.archive.items, policywire.Item{
+			ID: fmt.Sprintf("u:extra%d", i), Source: "council-press", Title: fmt.Sprintf("Cyber memo %d", i),
+			URL: fmt.Sprintf("https://www.consilium.europa.eu/en/press/m%d/", i), Summary: "About cyber.",
+		})
+	}
+	more := env.command(t, "search cyber").buttons(t)["pw_more"]
+	if more == "" {
+		t.Fatal("no More button")
+	}
+	var cb slack.InteractionCallback
+	if err := json.Unmarshal(interactionPayload(t, env.responseURL(), "pw_more", more), &cb); err != nil {
+		t.Fatal(err)
+	}
+	ack := &fakeAcker{}
+	handleSocketEvent(socketmode.Event{Type: socketmode.EventTypeInteractive, Data: cb, Request: &socketmode.Request{EnvelopeID: "i1"}}, ack, env.handler.run, slog.New(slog.DiscardHandler))
+	if len(ack.acks) != 1 || ack.acks[0].EnvelopeID != "i1" {
+		t.Errorf("acks = %+v, want i1", ack.acks)
+	}
+	select {
+	case p := <-env.posts:
+		var r commandReply
+		if err := json.Unmarshal(p.Body, &r); err != nil {
+			t.Fatal(err)
+		}
+		r.raw = p.Body
+		if texts := r.texts(t); len(texts) < 2 || texts[0] != "More matches for cyber (page 2):" {
+			t.Errorf("More over Socket Mode answered %q", texts)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no answer at the response_url")
 	}
 }

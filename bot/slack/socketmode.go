@@ -149,7 +149,18 @@ func handleSocketEvent(evt socketmode.Event, ack acker, runner *commandRunner, l
 				log.Warn("slack: socket mode ack failed", "err", err)
 			}
 		}
-	case socketmode.EventTypeEventsAPI, socketmode.EventTypeInteractive:
+	case socketmode.EventTypeInteractive:
+		// The buttons under answers; acknowledged at once, answered
+		// through the interaction's response_url.
+		if evt.Request != nil {
+			if err := ack.Ack(*evt.Request); err != nil {
+				log.Warn("slack: socket mode ack failed", "err", err)
+			}
+		}
+		if cb, ok := evt.Data.(slack.InteractionCallback); ok {
+			runner.pressButtons(cb)
+		}
+	case socketmode.EventTypeEventsAPI:
 		// Not used by policywire; acknowledged so that Slack does not
 		// deliver them again.
 		if evt.Request != nil {
