@@ -94,20 +94,7 @@ func TestSearchButtons(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	next := func() commandReply {
-		select {
-		case p := <-env.posts:
-			var r commandReply
-			if err := json.Unmarshal(p.Body, &r); err != nil {
-				t.Fatal(err)
-			}
-			r.raw = p.Body
-			return r
-		case <-time.After(10 * time.Second):
-			t.Fatalf("no answer at the response_url; log:\n%s", env.logs.String())
-		}
-		return commandReply{}
-	}
+	next := func() commandReply { return env.nextPost(t) }
 
 	reply := env.command(t, "search cyber")
 	buttons := reply.buttons(t)
@@ -186,17 +173,24 @@ func TestSearchButtonsOverSocketMode(t *testing.T) {
 	if len(ack.acks) != 1 || ack.acks[0].EnvelopeID != "i1" {
 		t.Errorf("acks = %+v, want i1", ack.acks)
 	}
+	if texts := env.nextPost(t).texts(t); len(texts) < 2 || texts[0] != "More matches for cyber (page 2):" {
+		t.Errorf("More over Socket Mode answered %q", texts)
+	}
+}
+
+// nextPost waits for the next answer at the response_url.
+func (e *cmdEnv) nextPost(t *testing.T) commandReply {
+	t.Helper()
 	select {
-	case p := <-env.posts:
+	case p := <-e.posts:
 		var r commandReply
 		if err := json.Unmarshal(p.Body, &r); err != nil {
 			t.Fatal(err)
 		}
 		r.raw = p.Body
-		if texts := r.texts(t); len(texts) < 2 || texts[0] != "More matches for cyber (page 2):" {
-			t.Errorf("More over Socket Mode answered %q", texts)
-		}
+		return r
 	case <-time.After(10 * time.Second):
-		t.Fatal("no answer at the response_url")
+		t.Fatalf("no answer at the response_url; log:\n%s", e.logs.String())
 	}
+	return commandReply{}
 }
