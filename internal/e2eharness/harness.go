@@ -66,11 +66,12 @@ func (b *Binary) Path(t testing.TB) string {
 			return
 		}
 		b.path = filepath.Join(b.dir, "policywire")
-		cmd := exec.Command("go", "build", "-o", b.path, "./cmd/policywire")
+		// goolm, as `make build` does: the binary encrypts Matrix rooms.
+		cmd := exec.Command("go", "build", "-tags", "goolm", "-o", b.path, "./cmd/policywire")
 		cmd.Dir = testenv.RepoRoot()
 		out, err := cmd.CombinedOutput()
 		if err != nil {
-			b.err = fmt.Errorf("e2eharness: go build ./cmd/policywire: %w\n%s", err, out)
+			b.err = fmt.Errorf("e2eharness: go build -tags goolm ./cmd/policywire: %w\n%s", err, out)
 		}
 	})
 	if b.err != nil {
