@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
@@ -237,4 +239,136 @@ func outboxRows(t *testing.T, env *e2eharness.Env) []string {
 		out = append(out, fmt.Sprintf("%s/%d/%v", r.Alert.ID, r.Attempts, r.Parked))
 	}
 	return out
+}
+
+// TestMatrixPasswordLoginSetupBackupAndRestore: with matrix.password the
+// bot logs in once and keeps its device across starts; `matrix setup`
+// cross-signs the device and prints a recovery key; `backup` copies the
+// crypto store, which restored into the data dir works again, as does
+// `matrix setup --recovery-key` with the key printed before.
+func TestMatrixPasswordLoginSetupBackupAndRestore(t *testing.T) {
+	t.Parallel()
+	hs := homeserver.Get(t)
+	suffix := randomSuffix()
+	botLocal := "bot-" + suffix
+	botID, _ := hs.Register(t, botLocal, false)
+	reader := hs.NewCryptoReader(t, "reader-"+suffix)
+	mx := &encryptedMatrixRoom{hs: hs, reader: reader, room: reader.CreateEncryptedRoom(t, id.UserID(botID)), botUser: botID}
+	fx := testenv.NewFixtureServer(t)
+	var items []e2eharness.FeedItem
+	publish := func(title string) string {
+		items = append(items, e2eharness.FeedItem{Title: title, Link: "https://news.example.org/pw/" + fmt.Sprint(len(items)), Description: "A statement on cyber diplomacy.", Published: recent().Add(time.Duration(len(items)) * time.Second)})
+		fx.Set("/pw.rss", e2eharness.RSS("Password", fx.URL, items), e2eharness.RSSContentType)
+		return title
+	}
+	env := newEnv(t)
+	env.Vars = append(env.Vars, "MATRIX_PASSWORD="+hs.Password(botLocal), "MATRIX_PICKLE_KEY="+e2eePickleKey)
+	env.WriteConfig(withConfig(setup{
+		dataDir: env.DataDir(), matrixURL: hs.URL, matrixUser: botID,
+		sources:  []source{{id: "pw", url: fx.URL + "/pw.rss"}},
+		channels: []channel{{id: "room", matrix: string(mx.room)}},
+	}.yaml(), "  access_token: ${MATRIX_TOKEN}\n", "  password: ${MATRIX_PASSWORD}\n  pickle_key: ${MATRIX_PICKLE_KEY}\n"))
+	sessionFile := filepath.Join(env.DataDir(), "matrix-session.json")
+	deviceOf := func() string {
+		t.Helper()
+		raw, err := os.ReadFile(sessionFile)
+		if err != nil {
+			t.Fatalf("the saved login: %v", err)
+		}
+		var s matrix.Session
+		if err := json.Unmarshal(raw, &s); err != nil || s.DeviceID == "" {
+			t.Fatalf("the saved login %s: %v", raw, err)
+		}
+		return s.DeviceID
+	}
+	var want []string
+	deliver := func(title string) {
+		t.Helper()
+		want = append(want, publish(title))
+		if r := env.Run(60*time.Second, "run", "--once"); r.Code != 0 {
+			t.Fatalf("run --once failed\n%s", r)
+		}
+		e2eharness.Eventually(t, 60*time.Second, "the reader to decrypt "+title, func() bool {
+			return matrixDeliveries(mx.decryptedNotices(t)).has(want)
+		})
+	}
+
+	deliver("Password login briefing one")
+	device := deviceOf()
+	if fi, err := os.Stat(sessionFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the saved login is %v (%v), want mode 0600", fi.Mode(), err)
+	}
+	deliver("Password login briefing two")
+	if again := deviceOf(); again != device {
+		t.Errorf("the second start used device %s, want the first start's %s", again, device)
+	}
+	for _, ev := range mx.reader.Received(mx.room) {
+		if ev.Sender.String() == botID && ev.Type == event.EventEncrypted {
+			//lint:ignore SA1019 the deprecated field names the sending device
+			if got := ev.Content.AsEncrypted().DeviceID; got != id.DeviceID(device) {
+				t.Errorf("event %s was encrypted by device %s, want %s", ev.ID, got, device)
+			}
+		}
+	}
+
+	r := env.Run(60*time.Second, "matrix", "setup")
+	if r.Code != 0 {
+		t.Fatalf("matrix setup failed\n%s", r)
+	}
+	lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
+	recoveryKey := lines[len(lines)-1]
+	if len(strings.Fields(recoveryKey)) < 8 {
+		t.Fatalf("matrix setup printed no recovery key:\n%s", r.Stdout)
+	}
+	checkCrossSigned(t, mx.reader, botID, device)
+
+	out := filepath.Join(env.Dir, "backup.db")
+	if r := env.Run(30*time.Second, "backup", out); r.Code != 0 {
+		t.Fatalf("backup failed\n%s", r)
+	}
+	storePath := filepath.Join(env.DataDir(), "matrix-crypto.db")
+	copied, err := os.ReadFile(out + ".matrix-crypto.db")
+	if err != nil {
+		t.Fatalf("backup wrote no crypto store: %v", err)
+	}
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Remove(storePath + suffix); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(storePath, copied, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := env.RunInput(60*time.Second, recoveryKey+"\n", "matrix", "setup", "--recovery-key"); r.Code != 0 {
+		t.Fatalf("matrix setup --recovery-key after the restore failed\n%s", r)
+	}
+	checkCrossSigned(t, mx.reader, botID, device)
+	deliver("Briefing after the restore")
+	settleEncrypted(t, mx)
+	matrixDeliveries(mx.decryptedNotices(t)).checkExactlyOnce(t, "encrypted room", want)
+}
+
+// checkCrossSigned checks, as the reader sees the bot's keys, that the
+// bot has cross-signing keys and that its device is signed by its
+// self-signing key.
+func checkCrossSigned(t *testing.T, reader *testenv.CryptoReader, botID, device string) {
+	t.Helper()
+	resp, err := reader.Client.QueryKeys(t.Context(), &mautrix.ReqQueryKeys{DeviceKeys: map[id.UserID]mautrix.DeviceIDList{id.UserID(botID): nil}})
+	if err != nil {
+		t.Fatalf("query the bot's keys: %v", err)
+	}
+	self, ok := resp.SelfSigningKeys[id.UserID(botID)]
+	if !ok || len(self.Keys) == 0 {
+		t.Fatalf("the bot has no self-signing key on the server")
+	}
+	dev, ok := resp.DeviceKeys[id.UserID(botID)][id.DeviceID(device)]
+	if !ok {
+		t.Fatalf("the bot's device %s is not on the server", device)
+	}
+	for keyID := range self.Keys {
+		if _, signed := dev.Signatures[id.UserID(botID)][keyID]; signed {
+			return
+		}
+	}
+	t.Errorf("device %s is not signed by the bot's self-signing key; signatures: %v", device, dev.Signatures)
 }

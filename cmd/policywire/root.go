@@ -46,6 +46,7 @@ func commandConstructors() []func(*app) *cobra.Command {
 		newReindexCmd,
 		newDemoCmd,
 		newBenchCmd,
+		newMatrixCmd,
 	}
 }
 

@@ -143,9 +143,18 @@ func (r Result) String() string {
 // to completion, at most timeout.
 func (e *Env) Run(timeout time.Duration, args ...string) Result {
 	e.t.Helper()
+	return e.RunInput(timeout, "", args...)
+}
+
+// RunInput is Run with stdin as the command's standard input.
+func (e *Env) RunInput(timeout time.Duration, stdin string, args ...string) Result {
+	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := e.command(ctx, args)
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
