@@ -5,7 +5,9 @@ package matrix
 import (
 	"context"
 	"errors"
+	"time"
 
+	"github.com/policywire/policywire"
 	"github.com/policywire/policywire/bot"
 )
 
@@ -26,3 +28,8 @@ func StoredDeviceID(context.Context, string) (string, error) { return "", nil }
 
 // BackupCryptoStore fails: this build cannot read a crypto store.
 func BackupCryptoStore(context.Context, string, string) error { return errNoEncryptionBuild }
+
+// MeasureEncryption fails: this build cannot encrypt.
+func MeasureEncryption(context.Context, string, []policywire.Alert) ([]time.Duration, error) {
+	return nil, errNoEncryptionBuild
+}

@@ -37,3 +37,5 @@ func (w slogWriter) Write(p []byte) (int, error) {
 	w.log.Log(context.Background(), level, "matrix crypto: "+msg, attrs...)
 	return len(p), nil
 }
+
+func discardSlog() *slog.Logger { return slog.New(slog.DiscardHandler) }
