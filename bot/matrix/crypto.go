@@ -131,6 +131,7 @@ func (c *megolmCrypto) open(ctx context.Context, userID id.UserID, deviceID id.D
 	// Element does by default; a member's own verified devices may ask for
 	// them again (AllowKeyShare's default).
 	c.mach.SendKeysMinTrust = id.TrustStateUnset
+	c.mach.AllowKeyShare = c.allowKeyShare(c.mach.AllowKeyShare)
 	if err := c.mach.Load(ctx); err != nil {
 		return fmt.Errorf("matrix: load the Olm account from %s: %w", c.path, err)
 	}
@@ -171,6 +172,38 @@ func (c *megolmCrypto) checkKeysOnServer(ctx context.Context, userID id.UserID, 
 	}
 	c.log.Debug("matrix: encryption keys on the homeserver match the crypto store", "device_id", deviceID.String())
 	return nil
+}
+
+// allowKeyShare answers a room-key request when mautrix's rules do (the
+// requesting device was sent that session, or is another verified device
+// of the bot's), and also when it comes from another device of a member
+// who was sent the session, still in the room, that the member has
+// verified (signed with their cross-signing keys): the person's new
+// phone may read what their laptop was sent.
+func (c *megolmCrypto) allowKeyShare(base func(context.Context, *id.Device, event.RequestedKeyInfo) *crypto.KeyShareRejection) func(context.Context, *id.Device, event.RequestedKeyInfo) *crypto.KeyShareRejection {
+	return func(ctx context.Context, device *id.Device, req event.RequestedKeyInfo) *crypto.KeyShareRejection {
+		rejection := base(ctx, device, req)
+		if rejection == nil || device.UserID == c.client.UserID || device.Trust == id.TrustStateBlacklisted {
+			return rejection
+		}
+		if !c.state.IsInRoom(ctx, req.RoomID, device.UserID) {
+			return rejection
+		}
+		if trust, err := c.mach.ResolveTrustContext(ctx, device); err != nil || trust < id.TrustStateCrossSignedTOFU {
+			return rejection
+		}
+		devices, err := c.store.GetDevices(ctx, device.UserID)
+		if err != nil {
+			return rejection
+		}
+		for _, other := range devices {
+			if shared, err := c.store.IsOutboundGroupSessionShared(ctx, device.UserID, other.IdentityKey, req.SessionID); err == nil && shared {
+				c.log.Info("matrix: room key sent to a member's own verified device", "user", device.UserID.String(), "device", device.DeviceID.String(), "room", req.RoomID.String())
+				return nil
+			}
+		}
+		return rejection
+	}
 }
 
 func (c *megolmCrypto) roomLock(room id.RoomID) *sync.Mutex {

@@ -362,3 +362,93 @@ func TestEncryptedCommandGetsAnEncryptedAnswer(t *testing.T) {
 		t.Errorf("answer = %q, want the matching archive item", body(t, answer))
 	}
 }
+
+// A member's new device asks the bot for the key of an alert sent before
+// it existed: refused while the member has not verified the device, sent
+// once the member has cross-signed it.
+func TestKeyRequestFromAMembersVerifiedDeviceIsAnswered(t *testing.T) {
+	le := newListenerEnv(t, false)
+	hs := homeserver.Get(t)
+	ctx := testContext(t)
+	botID, botToken := hs.Register(t, uniqueLocalpart(t, "bot"), false)
+	readerLocal := uniqueLocalpart(t, "reader")
+	first := hs.NewCryptoReader(t, readerLocal)
+	room := first.CreateEncryptedRoom(t, id.UserID(botID))
+	e := &encryptedRoom{hs: hs, reader: first, botID: botID, botToken: botToken, storePath: filepath.Join(t.TempDir(), "matrix-crypto.db"), room: room}
+	e.sender = e.newEncryptingSender(t)
+	if err := e.sender.JoinRooms(ctx, []string{room.String()}); err != nil {
+		t.Fatalf("JoinRooms: %v", err)
+	}
+	le.room = room.String()
+	le.cfg.Channels[0].Matrix = room.String()
+	le.startListener(t, e.sender)
+
+	alertID, err := e.sender.Send(ctx, room.String(), plainAlert())
+	if err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	alert := waitEvent(t, first, room, alertID)
+	waitDecrypted(t, first, alertID)
+	content := alert.Content.AsEncrypted()
+
+	second := hs.LoginCryptoReader(t, readerLocal, first.UserID.String())
+	ask := func() {
+		t.Helper()
+		err := second.Machine.SendRoomKeyRequest(ctx, room, content.SenderKey, content.SessionID, "", map[id.UserID][]id.DeviceID{id.UserID(botID): {"*"}})
+		if err != nil {
+			t.Fatalf("key request: %v", err)
+		}
+	}
+	// Not verified yet: the bot says the key is withheld.
+	ask()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		withheld, err := second.Machine.CryptoStore.GetWithheldGroupSession(ctx, room, content.SessionID)
+		if err == nil && withheld != nil {
+			break
+		}
+		if sess, _ := second.Machine.CryptoStore.GetGroupSession(ctx, room, content.SessionID); sess != nil {
+			t.Fatalf("the bot sent the room key to a device its owner has not verified")
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the bot neither withheld nor sent the key after 30s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// The member cross-signs the new device from the first one.
+	password := hs.Password(readerLocal)
+	if _, _, err := first.Machine.GenerateAndUploadCrossSigningKeysWithPassword(ctx, password, ""); err != nil {
+		t.Fatalf("cross-signing keys: %v", err)
+	}
+	devices, err := first.Machine.FetchKeys(ctx, []id.UserID{first.UserID}, true)
+	if err != nil || devices[first.UserID][second.DeviceID] == nil {
+		t.Fatalf("the second device's keys: %v", err)
+	}
+	if err := first.Machine.SignOwnDevice(ctx, devices[first.UserID][second.DeviceID]); err != nil {
+		t.Fatalf("sign the second device: %v", err)
+	}
+	// Clients ask again until the key comes; so does this one.
+	deadline = time.Now().Add(30 * time.Second)
+	asked := time.Time{}
+	for {
+		if sess, _ := second.Machine.CryptoStore.GetGroupSession(ctx, room, content.SessionID); sess != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the verified second device never got the room key")
+		}
+		if time.Since(asked) > 2*time.Second {
+			ask()
+			asked = time.Now()
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	dec, err := second.Machine.DecryptMegolmEvent(ctx, alert)
+	if err != nil {
+		t.Fatalf("the second device cannot decrypt the alert: %v", err)
+	}
+	if !strings.Contains(body(t, dec), plainAlert().Item.Title) {
+		t.Errorf("the second device decrypts %q", body(t, dec))
+	}
+}

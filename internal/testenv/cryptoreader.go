@@ -4,21 +4,28 @@ package testenv
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
+	"go.mau.fi/util/dbutil"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/crypto"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
+	"maunium.net/go/mautrix/sqlstatestore"
+
+	// The pure-Go SQLite driver, as policywire's own crypto store uses.
+	_ "modernc.org/sqlite"
 )
 
 // CryptoReader is a Matrix user with a device of its own crypto, as a
-// person's Element would be: mautrix-go's Olm machine on memory stores,
+// person's Element would be: mautrix-go's Olm machine on its SQL stores,
 // fed by mautrix's own syncer. It syncs in the background from creation
 // until the test ends and keeps every room event it sees, as received
 // and, for encrypted ones, decrypted.
@@ -39,6 +46,18 @@ type CryptoReader struct {
 func (d *Dendrite) NewCryptoReader(t testing.TB, localpart string) *CryptoReader {
 	t.Helper()
 	userID, token := d.Register(t, localpart, false)
+	return d.cryptoReader(t, userID, token)
+}
+
+// LoginCryptoReader is another device of an account made by
+// NewCryptoReader: a new login, as the person's second client.
+func (d *Dendrite) LoginCryptoReader(t testing.TB, localpart, userID string) *CryptoReader {
+	t.Helper()
+	return d.cryptoReader(t, userID, d.Login(t, localpart))
+}
+
+func (d *Dendrite) cryptoReader(t testing.TB, userID, token string) *CryptoReader {
+	t.Helper()
 	cli := d.Client(t, userID, token)
 	cli.Client = &http.Client{}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -48,10 +67,33 @@ func (d *Dendrite) NewCryptoReader(t testing.TB, localpart string) *CryptoReader
 		t.Fatalf("testenv: whoami of %s: %v", userID, err)
 	}
 	cli.DeviceID = who.DeviceID
-	cli.StateStore = mautrix.NewMemoryStateStore()
+	// mautrix's memory stores are not safe for the syncer and the test
+	// using them at once; its SQL stores are.
+	stateDB, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "reader-state.db")+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txlock=immediate")
+	if err != nil {
+		cancel()
+		t.Fatalf("testenv: state store of %s: %v", userID, err)
+	}
+	t.Cleanup(func() { stateDB.Close() })
+	db, err := dbutil.NewWithDB(stateDB, "sqlite3")
+	if err != nil {
+		cancel()
+		t.Fatalf("testenv: state store of %s: %v", userID, err)
+	}
+	state := sqlstatestore.NewSQLStateStore(db, dbutil.NoopLogger, false)
+	if err := state.Upgrade(ctx); err != nil {
+		cancel()
+		t.Fatalf("testenv: state store of %s: %v", userID, err)
+	}
+	cli.StateStore = state
 	cli.Store = mautrix.NewMemorySyncStore()
 	log := zerolog.Nop()
-	mach := crypto.NewOlmMachine(cli, &log, crypto.NewMemoryStore(nil), cli.StateStore.(crypto.StateStore))
+	keys := crypto.NewSQLCryptoStore(db, dbutil.NoopLogger, "", who.DeviceID, []byte("testenv-reader-pickle-key"))
+	if err := keys.DB.Upgrade(ctx); err != nil {
+		cancel()
+		t.Fatalf("testenv: crypto store of %s: %v", userID, err)
+	}
+	mach := crypto.NewOlmMachine(cli, &log, keys, state)
 	mach.SendKeysMinTrust = id.TrustStateUnset
 	if err := mach.Load(ctx); err != nil {
 		cancel()
