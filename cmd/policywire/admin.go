@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/policywire/policywire"
 	"github.com/policywire/policywire/bot"
 	"github.com/policywire/policywire/bot/matrix"
 	"github.com/policywire/policywire/config"
@@ -171,7 +172,7 @@ func newSearchCmd(a *app) *cobra.Command {
 				}
 				return usageError(err)
 			}
-			var hits []bot.SearchHit
+			var hits []policywire.SearchHit
 			st, err := openStore(cfg, true, 300*time.Millisecond)
 			switch {
 			case err == nil:
@@ -181,7 +182,7 @@ func newSearchCmd(a *app) *cobra.Command {
 					return fmt.Errorf("search: %w (rebuild it with 'policywire reindex')", err)
 				}
 				defer idx.Close()
-				hits, err = idx.Search(cmd.Context(), q, bot.SearchOptions{Limit: limit})
+				hits, err = idx.Search(cmd.Context(), q, policywire.SearchOptions{Limit: limit})
 				if err != nil {
 					return err
 				}
