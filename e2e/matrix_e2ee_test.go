@@ -16,6 +16,7 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/policywire/policywire/bot"
 	"github.com/policywire/policywire/bot/matrix"
 	"github.com/policywire/policywire/internal/e2eharness"
 	"github.com/policywire/policywire/internal/testenv"
@@ -371,4 +372,110 @@ func checkCrossSigned(t *testing.T, reader *testenv.CryptoReader, botID, device 
 		}
 	}
 	t.Errorf("device %s is not signed by the bot's self-signing key; signatures: %v", device, dev.Signatures)
+}
+
+// TestMatrixRoomSwitchedToEncryptionBetweenPolls: the first poll's alert
+// goes to a plain room in clear; the room then turns encryption on, and
+// the second poll's alert arrives encrypted and decrypts.
+func TestMatrixRoomSwitchedToEncryptionBetweenPolls(t *testing.T) {
+	t.Parallel()
+	hs := homeserver.Get(t)
+	suffix := randomSuffix()
+	botID, botToken := hs.Register(t, "bot-"+suffix, false)
+	reader := hs.NewCryptoReader(t, "reader-"+suffix)
+	resp, err := reader.Client.CreateRoom(t.Context(), &mautrix.ReqCreateRoom{Preset: "private_chat", Invite: []id.UserID{id.UserID(botID)}})
+	if err != nil {
+		t.Fatalf("create a plain room: %v", err)
+	}
+	mx := &encryptedMatrixRoom{hs: hs, reader: reader, room: resp.RoomID, botUser: botID, botToken: botToken}
+	fx := testenv.NewFixtureServer(t)
+	items := []e2eharness.FeedItem{{Title: "Briefing in a plain room", Link: "https://news.example.org/switch/1", Description: "A statement on cyber diplomacy.", Published: recent()}}
+	fx.Set("/switch.rss", e2eharness.RSS("Switch", fx.URL, items), e2eharness.RSSContentType)
+	env := newEnv(t)
+	env.Vars = append(env.Vars, "MATRIX_TOKEN="+botToken, "MATRIX_PICKLE_KEY="+e2eePickleKey)
+	env.WriteConfig(encryptedConfig(setup{
+		dataDir: env.DataDir(), matrixURL: hs.URL, matrixUser: botID,
+		sources:  []source{{id: "switch", url: fx.URL + "/switch.rss"}},
+		channels: []channel{{id: "room", matrix: string(mx.room)}},
+	}))
+	if r := env.Run(60*time.Second, "run", "--once"); r.Code != 0 {
+		t.Fatalf("first poll failed\n%s", r)
+	}
+	if _, err := reader.Client.SendStateEvent(t.Context(), mx.room, event.StateEncryption, "", &event.EncryptionEventContent{Algorithm: id.AlgorithmMegolmV1}); err != nil {
+		t.Fatalf("turn encryption on: %v", err)
+	}
+	items = append(items, e2eharness.FeedItem{Title: "Briefing in the room now encrypted", Link: "https://news.example.org/switch/2", Description: "A statement on cyber diplomacy.", Published: recent().Add(time.Minute)})
+	fx.Set("/switch.rss", e2eharness.RSS("Switch", fx.URL, items), e2eharness.RSSContentType)
+	if r := env.Run(60*time.Second, "run", "--once"); r.Code != 0 {
+		t.Fatalf("second poll failed\n%s", r)
+	}
+	settleEncrypted(t, mx)
+	var plain, encrypted []string
+	for _, ev := range reader.Received(mx.room) {
+		if ev.Sender.String() != botID || ev.StateKey != nil {
+			continue
+		}
+		switch ev.Type {
+		case event.EventMessage:
+			b, _ := ev.Content.Raw["body"].(string)
+			plain = append(plain, firstLine(b))
+		case event.EventEncrypted:
+			e2eharness.Eventually(t, 30*time.Second, "the reader to decrypt "+ev.ID.String(), func() bool {
+				dec, derr := reader.Decrypted(ev.ID)
+				if derr != nil && dec == nil {
+					t.Fatalf("the reader cannot decrypt %s: %v", ev.ID, derr)
+				}
+				if dec != nil {
+					b, _ := dec.Content.Raw["body"].(string)
+					encrypted = append(encrypted, firstLine(b))
+				}
+				return dec != nil
+			})
+		default:
+			t.Errorf("the bot posted a %s event", ev.Type.Type)
+		}
+	}
+	if len(plain) != 1 || !strings.Contains(plain[0], items[0].Title) {
+		t.Errorf("plain alerts %q, want the first poll's only", plain)
+	}
+	if len(encrypted) != 1 || !strings.Contains(encrypted[0], items[1].Title) {
+		t.Errorf("encrypted alerts %q, want the second poll's only", encrypted)
+	}
+}
+
+// TestMatrixEncryptedRoomWithoutPickleKeyParks: with encryption off, an
+// alert for an encrypted room is parked, never sent in clear, and the
+// reason shows in run --once's exit and in `sources`.
+func TestMatrixEncryptedRoomWithoutPickleKeyParks(t *testing.T) {
+	t.Parallel()
+	mx := newEncryptedMatrixRoom(t)
+	fx := testenv.NewFixtureServer(t)
+	fx.Set("/p.rss", e2eharness.RSS("P", fx.URL, e2eharness.NumberedItems("Parked briefing", "https://news.example.org/parked", 2, recent())), e2eharness.RSSContentType)
+	env := newEnv(t)
+	env.Vars = append(env.Vars, "MATRIX_TOKEN="+mx.botToken)
+	env.WriteConfig(setup{
+		dataDir: env.DataDir(), matrixURL: mx.hs.URL, matrixUser: mx.botUser,
+		sources:  []source{{id: "p", url: fx.URL + "/p.rss"}},
+		channels: []channel{{id: "room", matrix: string(mx.room)}},
+	}.yaml())
+	r := env.Run(60*time.Second, "run", "--once")
+	if r.Code == 0 || !strings.Contains(r.Stderr, "encryption is off (set matrix.pickle_key)") {
+		t.Fatalf("run --once into an encrypted room without a pickle key: want exit 1 naming matrix.pickle_key\n%s", r)
+	}
+	var room *bot.ChannelReport
+	rep := env.Sources()
+	for i := range rep.Channels {
+		if rep.Channels[i].ID == "room" {
+			room = &rep.Channels[i]
+		}
+	}
+	if room == nil || room.Parked != 2 || !strings.Contains(room.Reason, "is encrypted and encryption is off") {
+		t.Errorf("sources shows %+v for the room, want 2 parked with the reason", room)
+	}
+	settleEncrypted(t, mx)
+	for _, ev := range mx.reader.Received(mx.room) {
+		if ev.Sender.String() == mx.botUser && ev.StateKey == nil {
+			t.Errorf("the bot posted %s into the encrypted room: %s", ev.Type.Type, ev.Content.VeryRaw)
+		}
+	}
 }
