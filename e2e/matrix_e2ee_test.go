@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -477,5 +478,66 @@ func TestMatrixEncryptedRoomWithoutPickleKeyParks(t *testing.T) {
 		if ev.Sender.String() == mx.botUser && ev.StateKey == nil {
 			t.Errorf("the bot posted %s into the encrypted room: %s", ev.Type.Type, ev.Content.VeryRaw)
 		}
+	}
+}
+
+// TestMatrixDaemonAnswersEncryptedSearch: the daemon, with encryption on,
+// answers an encrypted `!pw search` in an encrypted room with an encrypted
+// reply that the reader decrypts.
+func TestMatrixDaemonAnswersEncryptedSearch(t *testing.T) {
+	t.Parallel()
+	mx := newEncryptedMatrixRoom(t)
+	fx := testenv.NewFixtureServer(t)
+	fx.Set("/council.rss", testenv.SourceFixture(t, "council-press.rss"), testenv.ContentTypeFor("council-press.rss"))
+	env := newEnv(t)
+	env.Vars = append(env.Vars, "MATRIX_TOKEN="+mx.botToken, "MATRIX_PICKLE_KEY="+e2eePickleKey)
+	env.WriteConfig(encryptedConfig(setup{
+		dataDir: env.DataDir(), matrixURL: mx.hs.URL, matrixUser: mx.botUser,
+		topics:   map[string]string{"fisheries": `title:fisheries AND title:pacific`},
+		sources:  []source{{id: "council-press", url: fx.URL + "/council.rss"}},
+		channels: []channel{{id: "room", matrix: string(mx.room), topics: []string{"fisheries"}}},
+	}))
+	proc := env.Start("run")
+	proc.WaitLog(30*time.Second, "the first poll of council-press", func(r e2eharness.LogRecord) bool {
+		return r.Msg() == "poll" && r.Str("source") == "council-press"
+	})
+	proc.WaitLog(30*time.Second, "the listener's first sync", func(r e2eharness.LogRecord) bool {
+		return strings.HasPrefix(r.Msg(), "matrix: first start")
+	})
+	e2eharness.Eventually(t, 30*time.Second, "the reader to see the bot in the room", func() bool {
+		return mx.reader.Knows(mx.room, id.UserID(mx.botUser))
+	})
+	cmd, err := mx.reader.SendEncrypted(t.Context(), mx.room, &event.MessageEventContent{MsgType: event.MsgText, Body: "!pw search digital diplomacy"})
+	if err != nil {
+		t.Fatalf("send the command: %v", err)
+	}
+	var reply string
+	e2eharness.Eventually(t, 60*time.Second, "a decrypted reply to the encrypted command", func() bool {
+		for _, ev := range mx.reader.Received(mx.room) {
+			if ev.Sender.String() != mx.botUser || ev.StateKey != nil {
+				continue
+			}
+			if ev.Type != event.EventEncrypted {
+				t.Fatalf("the bot posted a %s event in the encrypted room", ev.Type.Type)
+			}
+			dec, _ := mx.reader.Decrypted(ev.ID)
+			if dec == nil {
+				continue
+			}
+			rel, _ := dec.Content.Raw["m.relates_to"].(map[string]any)
+			inReply, _ := rel["m.in_reply_to"].(map[string]any)
+			if inReply["event_id"] == cmd.String() {
+				reply, _ = dec.Content.Raw["body"].(string)
+				return true
+			}
+		}
+		return false
+	})
+	if !strings.Contains(reply, "Digital diplomacy: Council approves conclusions") {
+		t.Errorf("the decrypted reply does not name the Council conclusions:\n%s", reply)
+	}
+	proc.Signal(syscall.SIGTERM)
+	if code, _ := proc.Wait(15 * time.Second); code != 0 {
+		t.Fatalf("daemon exit %d\n%s", code, proc.Stderr())
 	}
 }
