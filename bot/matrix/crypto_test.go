@@ -218,13 +218,22 @@ func TestRoomSwitchedToEncryptionGetsEncryptedAlertsFromThen(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Send after: %v", err)
 	}
+	// dendrite files events asynchronously: wait until /messages shows
+	// both.
 	types := map[string]event.Type{}
-	resp, err := f.reader.Messages(ctx, id.RoomID(f.room), "", "", mautrix.DirectionBackward, nil, 100)
-	if err != nil {
-		t.Fatalf("messages: %v", err)
-	}
-	for _, ev := range resp.Chunk {
-		types[ev.ID.String()] = ev.Type
+	deadline := time.Now().Add(30 * time.Second)
+	for types[before].Type == "" || types[after].Type == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("/messages does not show both alerts after 30s: %v", types)
+		}
+		resp, err := f.reader.Messages(ctx, id.RoomID(f.room), "", "", mautrix.DirectionBackward, nil, 100)
+		if err != nil {
+			t.Fatalf("messages: %v", err)
+		}
+		for _, ev := range resp.Chunk {
+			types[ev.ID.String()] = ev.Type
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	if types[before] != event.EventMessage {
 		t.Errorf("the alert before the switch is %s, want m.room.message", types[before].Type)
