@@ -602,9 +602,9 @@ func (r *run) decrypt(ctx context.Context, room id.RoomID, ev *event.Event) (*ev
 	return nil, false
 }
 
-// retryDecrypts tries again the encrypted events still waiting for their
-// keys, asking the senders' devices for a key once a sync has gone by
-// without it.
+// retryDecrypts tries again, after each sync, the encrypted events still
+// waiting for their keys; the first retry that still lacks the key asks
+// the sender's devices for it.
 func (r *run) retryDecrypts(ctx context.Context) {
 	if len(r.undecrypted) == 0 {
 		return

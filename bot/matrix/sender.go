@@ -5,7 +5,10 @@
 // idempotent through the transaction ID, and classifies failures for the
 // outbox dispatcher (bot.PermanentError, bot.RetryAfterError). Its
 // Listener reads !pw commands from the rooms through /sync and answers
-// them as replies. It knows nothing of the store, the routing of items or the configuration file.
+// them as replies. With a pickle key it encrypts for encrypted rooms
+// (Megolm, mautrix's Olm machine, keys in a SQLite crypto store) and reads
+// encrypted commands; a room that asks for encryption never gets
+// plaintext. It knows nothing of the store, the routing of items or the configuration file.
 package matrix
 
 import (

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -28,6 +29,11 @@ type Session struct {
 // String shows the session without the access token.
 func (s Session) String() string {
 	return fmt.Sprintf("matrix.Session{Homeserver: %q, UserID: %q, DeviceID: %q, AccessToken: <redacted>}", s.Homeserver, s.UserID, s.DeviceID)
+}
+
+// LogValue shows the session without the access token.
+func (s Session) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("homeserver", s.Homeserver), slog.String("user_id", s.UserID), slog.String("device_id", s.DeviceID))
 }
 
 // PasswordLogin says how to log in with a password.
