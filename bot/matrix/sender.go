@@ -181,6 +181,11 @@ func (s *Sender) EnableEncryption(ctx context.Context, o EncryptionOptions) erro
 	if len(o.PickleKey) == 0 {
 		return errors.New("matrix: encryption needs a pickle key (matrix.pickle_key)")
 	}
+	if !EncryptionBuiltIn {
+		// Said at once, whether or not the homeserver answers.
+		_, err := openCrypto(ctx, s, o)
+		return err
+	}
 	s.cryptoMu.Lock()
 	defer s.cryptoMu.Unlock()
 	s.cryptoOpts = &o
