@@ -461,3 +461,28 @@ func TestKeyRequestFromAMembersVerifiedDeviceIsAnswered(t *testing.T) {
 		t.Errorf("the second device decrypts %q", body(t, dec))
 	}
 }
+
+// A bot only invited to a plain room is refused by the homeserver as
+// before (and the alert parked until it joins); the check for encryption
+// does not mistake the room for an encrypted one.
+func TestInvitedButNotJoinedPlainRoomIsForbiddenNotEncrypted(t *testing.T) {
+	hs := homeserver.Get(t)
+	ctx := testContext(t)
+	botID, botToken := hs.Register(t, uniqueLocalpart(t, "bot"), false)
+	readerID, readerToken := hs.Register(t, uniqueLocalpart(t, "reader"), false)
+	reader := hs.Client(t, readerID, readerToken)
+	room, err := reader.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", Invite: []id.UserID{id.UserID(botID)}})
+	if err != nil {
+		t.Fatalf("create room: %v", err)
+	}
+	// dendrite answers an invited user's GET of any state event with
+	// the create event's content.
+	e := &encryptedRoom{hs: hs, botID: botID, botToken: botToken, storePath: filepath.Join(t.TempDir(), "matrix-crypto.db")}
+	for name, s := range map[string]*Sender{"plain": newSender(t, hs, botID, botToken), "encrypting": e.newEncryptingSender(t)} {
+		_, err = s.Send(ctx, room.RoomID.String(), plainAlert())
+		var perm *bot.PermanentError
+		if !errors.As(err, &perm) || !strings.Contains(perm.Reason, "cannot send to room") || !strings.Contains(perm.Reason, "M_FORBIDDEN") {
+			t.Errorf("%s sender: Send to a room the bot is only invited to = %v, want the send's M_FORBIDDEN", name, err)
+		}
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -523,7 +524,16 @@ func (s *Sender) roomEncrypted(ctx context.Context, rc roomCrypto, room id.RoomI
 		return false, classify("send to", room.String(), err)
 	}
 	if content.Algorithm == "" {
-		// A redacted encryption event still makes the room encrypted.
+		// An empty answer is a redacted encryption event, which still
+		// makes the room encrypted, or (dendrite) the answer to a bot
+		// that is not in the room, whose send then fails as before.
+		joined, err := s.client.JoinedRooms(ctx)
+		if err != nil {
+			return false, classify("list the joined rooms", "", err)
+		}
+		if !slices.Contains(joined.JoinedRooms, room) {
+			return false, nil
+		}
 		content.Algorithm = id.AlgorithmMegolmV1
 	}
 	if rc != nil {
