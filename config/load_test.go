@@ -364,10 +364,15 @@ func TestSecretsNeverPrinted(t *testing.T) {
 func TestMatrixLoginAndEncryptionKeys(t *testing.T) {
 	const head = "sources:\n  - {id: s, url: 'https://example.org/feed'}\nchannels:\n  - {id: room, matrix: '!r:example.org'}\n" +
 		"matrix:\n  homeserver: https://m.example.org\n  user_id: '@b:example.org'\n"
+	keyFile := filepath.Join(t.TempDir(), "pickle_key")
+	if err := os.WriteFile(keyFile, []byte("0123456789abcdef0123\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name, matrix, wantErr string
 	}{
 		{"password alone", "  password: a-password\n  pickle_key: 0123456789abcdef0123\n", ""},
+		{"pickle key from a file", "  access_token: syt_x\n  pickle_key_file: " + keyFile + "\n", ""},
 		{"token and device", "  access_token: syt_x\n  device_id: ABCDEFGHIJ\n", ""},
 		{"neither token nor password", "  pickle_key: 0123456789abcdef0123\n", "matrix.access_token is required"},
 		{"device without token", "  password: a-password\n  device_id: ABCDEFGHIJ\n", "matrix.device_id: goes with matrix.access_token"},
@@ -381,6 +386,9 @@ func TestMatrixLoginAndEncryptionKeys(t *testing.T) {
 				}
 				if cfg.Matrix == nil {
 					t.Fatal("the matrix section was dropped")
+				}
+				if strings.Contains(tc.matrix, "pickle_key") && cfg.Matrix.PickleKey.Value() != "0123456789abcdef0123" {
+					t.Errorf("pickle key %q", cfg.Matrix.PickleKey.Value())
 				}
 				return
 			}
