@@ -247,6 +247,8 @@ func (c *Commands) sources() (Answer, error) {
 		line := fmt.Sprintf("• %s — %s, last success %s, %d items", s.Name, s.Status, fmtTime(s.LastSuccess, loc), s.Items)
 		if s.Failures > 0 {
 			line += fmt.Sprintf(", failed %d× in a row: %s", s.Failures, clip(s.LastError, 160))
+		} else if s.Warning != "" {
+			line += ", warning: " + clip(s.Warning, 160)
 		}
 		a.Lines = append(a.Lines, line)
 	}
