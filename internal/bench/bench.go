@@ -208,7 +208,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	steps := []struct {
 		name string
 		run  func(context.Context) error
-	}{{"pipeline", r.pipelines}, {"process", r.processes}, {"ingest", r.ingest}, {"floor", r.floor}, {"search", r.search}}
+	}{{"pipeline", r.pipelines}, {"process", r.processes}, {"ingest", r.ingest}, {"floor", r.floor}, {"search", r.search}, {"encrypt", r.encrypt}}
 	for _, step := range steps {
 		if opts.ProcessOnly && step.name != "process" {
 			continue
