@@ -27,10 +27,10 @@ type Report struct {
 	Fixtures    string        `json:"fixtures"` // "child process" or "in-process"
 	Pipeline    []PipelineRun `json:"pipeline"`
 	// Processes are the whole-process figures of the policywire binary.
-	Processes []ProcessRun `json:"processes"`
-	Ingest    IngestResult `json:"ingest"`
-	Floor     Floor        `json:"floor"`
-	Search    []SearchRun  `json:"search"`
+	Processes []ProcessRun  `json:"processes"`
+	Ingest    IngestResult  `json:"ingest"`
+	Floor     Floor         `json:"floor"`
+	Search    []SearchRun   `json:"search"`
 	Encrypt   EncryptResult `json:"encrypt"`
 	// MaxRSSBytes is getrusage's peak resident size of the whole run.
 	MaxRSSBytes int64          `json:"maxrss_bytes"`
