@@ -122,7 +122,7 @@ func (s *Store) OutboxDepth() (map[string]int, error) {
 // Delivered removes a row and records its alert as delivered to channel
 // with the chat server's reference. A row already gone is not an error.
 func (s *Store) Delivered(channel string, key []byte, ref string) error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(outboxWrite(channel), func(tx *bolt.Tx) error {
 		return deliverRow(tx, channel, key, ref, s.now())
 	})
 	if err != nil {
@@ -135,7 +135,7 @@ func (s *Store) Delivered(channel string, key []byte, ref string) error {
 // transaction. refs are the messages the digest was sent as; row i gets
 // refs[i], or the last ref when there are fewer messages than rows.
 func (s *Store) DeliveredDigest(channel string, keys [][]byte, refs []string) error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(outboxWrite(channel), func(tx *bolt.Tx) error {
 		now := s.now()
 		for i, k := range keys {
 			ref := ""
@@ -184,7 +184,7 @@ func (s *Store) Park(channel string, key []byte, reason string) error {
 }
 
 func (s *Store) updateRow(channel string, key []byte, change func(*outboxRecord)) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(outboxWrite(channel), func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketOutbox).Bucket([]byte(channel))
 		var v []byte
 		if b != nil {
@@ -206,7 +206,7 @@ func (s *Store) updateRow(channel string, key []byte, change func(*outboxRecord)
 // line, with their attempts reset, and says how many.
 func (s *Store) Unpark(channel string) (int, error) {
 	n := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(outboxWrite(channel), func(tx *bolt.Tx) error {
 		return forChannels(tx, channel, func(b *bolt.Bucket) error {
 			return rewriteRows(b, func(rec *outboxRecord) bool {
 				if !rec.Parked {
@@ -232,7 +232,7 @@ func (s *Store) ParkChannel(channel, reason string) (int, error) {
 		return 0, errors.New("store: park channel: empty channel id")
 	}
 	n := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(outboxWrite(channel), func(tx *bolt.Tx) error {
 		return forChannels(tx, channel, func(b *bolt.Bucket) error {
 			return rewriteRows(b, func(rec *outboxRecord) bool {
 				if rec.Parked {

@@ -53,6 +53,8 @@ type Store struct {
 	ingestMu   sync.Mutex
 	titles     *titleIndex
 	lastExpire time.Time // guarded by ingestMu
+
+	writes writeHealth
 }
 
 type lockedError struct{ path string }
@@ -141,7 +143,7 @@ func (s *Store) PutMeta(key string, val []byte) error {
 	if key == "" {
 		return errors.New("store: put meta: empty key")
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update("meta "+key, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketMeta)
 		if val == nil {
 			return b.Delete(userMetaKey(key))
