@@ -96,19 +96,30 @@ func open(dir string, logger *slog.Logger) (*Index, bool, error) {
 		x, err := create(dir, logger)
 		return x, true, err
 	}
-	idx, err := bleve.OpenUsing(dir, map[string]interface{}{"bolt_timeout": openTimeout.String()})
+	var idx bleve.Index
+	err = guard(func() error {
+		var err error
+		idx, err = bleve.OpenUsing(dir, map[string]interface{}{"bolt_timeout": openTimeout.String()})
+		return err
+	})
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, false, fmt.Errorf("index: open %s: %w", dir, ErrLocked)
 		}
 		return nil, false, fmt.Errorf("index: open %s: %w: %w", dir, ErrBroken, err)
 	}
-	v, err := idx.GetInternal(versionKey)
-	if err != nil || string(v) != mappingVersion {
-		_ = idx.Close()
-		if err == nil {
+	err = guard(func() error {
+		v, err := idx.GetInternal(versionKey)
+		if err == nil && string(v) != mappingVersion {
 			err = fmt.Errorf("made with layout %q, this version uses %q", v, mappingVersion)
 		}
+		if err != nil {
+			return err
+		}
+		return verifySegments(idx)
+	})
+	if err != nil {
+		_ = guard(idx.Close)
 		return nil, false, fmt.Errorf("index: open %s: %w: %w", dir, ErrBroken, err)
 	}
 	return &Index{dir: dir, logger: logger, idx: idx}, false, nil
