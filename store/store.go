@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -80,7 +81,10 @@ type damagedError struct {
 }
 
 func (e *damagedError) Error() string {
-	return fmt.Sprintf("store: database %s is damaged (%v): stop policywire, move the file aside and put a backup in its place (see `policywire backup`), or move it aside to start with an empty archive", e.path, e.cause)
+	// bbolt's check reports the assertions it recovered as "panic: ...";
+	// the file is damaged, nothing crashed.
+	cause := strings.ReplaceAll(e.cause.Error(), "panic: ", "")
+	return fmt.Sprintf("store: database %s is damaged (%s): stop policywire, move the file aside and put a backup in its place (see `policywire backup`), or move it aside to start with an empty archive", e.path, cause)
 }
 
 func (e *damagedError) Unwrap() []error { return []error{ErrDamaged, e.cause} }

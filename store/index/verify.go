@@ -10,6 +10,8 @@ import (
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/index/scorch"
+
+	"github.com/policywire/policywire/store"
 )
 
 // verifySegments checks the CRC-32 that ends every segment file of the
@@ -81,8 +83,50 @@ func guard(fn func() error) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("panic: %v", r)
+			err = fmt.Errorf("bleve failed on it: %v", r)
 		}
 	}()
 	return fn()
+}
+
+// Verify checks, without changing anything, that the index in dir opens,
+// that its segments match their checksums and that it holds as many items
+// as the database; it returns the number of items in the index. A missing
+// index is an error too: search has nothing until it is rebuilt.
+func Verify(dir string, st *store.Store) (uint64, error) {
+	if _, err := os.Stat(dir); err != nil {
+		return 0, fmt.Errorf("index: %s: %w", dir, err)
+	}
+	empty, err := isEmptyDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	if empty {
+		return 0, fmt.Errorf("index: %s is empty", dir)
+	}
+	x, _, err := open(dir, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer x.Close()
+	have, err := x.Count()
+	if err != nil {
+		return 0, err
+	}
+	want, err := st.ItemCount()
+	if err != nil {
+		return have, fmt.Errorf("index: %w", err)
+	}
+	if have != uint64(want) {
+		return have, fmt.Errorf("index: %s holds %d items, the database %d", dir, have, want)
+	}
+	return have, nil
+}
+
+func isEmptyDir(dir string) (bool, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false, fmt.Errorf("index: %s: %w", dir, err)
+	}
+	return len(entries) == 0, nil
 }
