@@ -32,6 +32,8 @@ type Daemon struct {
 	ctx     context.Context
 	stopped bool // shutdown began: no new schedule may start
 	polling sync.WaitGroup
+
+	storageProblem atomic.Pointer[string] // see watchStorage
 }
 
 // Ready reports whether the schedule is set (for /readyz).
@@ -69,6 +71,11 @@ func (d *Daemon) Run(ctx context.Context, shutdownBound time.Duration) error {
 		}()
 	}
 	d.mu.Unlock()
+	d.polling.Add(1)
+	go func() {
+		defer d.polling.Done()
+		d.watchStorage(ctx)
+	}()
 	d.ready.Store(true)
 
 	<-ctx.Done()

@@ -237,8 +237,8 @@ func (d *Dispatcher) deliver(ctx context.Context, ch config.Channel, sender Send
 		}
 	}()
 	if err == nil {
-		if err := d.Store.Delivered(ch.ID, row.Key, ref); err != nil {
-			return time.Time{}, fmt.Errorf("bot: mark delivered: %w", err)
+		if err := d.recordDelivered(ctx, ch, row, ref); err != nil {
+			return time.Time{}, err
 		}
 		d.Logger.Debug("delivered", "channel", ch.ID, "alert", row.Alert.ID, "title", row.Alert.Item.Title)
 		return time.Time{}, nil
@@ -263,6 +263,30 @@ func (d *Dispatcher) deliver(ctx context.Context, ch config.Channel, sender Send
 		return time.Time{}, fmt.Errorf("bot: record retry: %w", err)
 	}
 	return next, nil
+}
+
+// recordDelivered records a delivery the chat server accepted. When the
+// database does not take the write (a full disk), it tries again with the
+// channel held, rather than return and have the row posted a second time;
+// it gives up only when the worker stops, and a later start looks for the
+// earlier copy before posting.
+func (d *Dispatcher) recordDelivered(ctx context.Context, ch config.Channel, row store.OutboxRow, ref string) error {
+	wait := time.Second
+	for {
+		err := d.Store.Delivered(ch.ID, row.Key, ref)
+		if err == nil {
+			return nil
+		}
+		d.Logger.Error("delivered, but the delivery could not be recorded; retrying the record", "channel", ch.ID, "alert", row.Alert.ID, "retry_in", wait, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("bot: mark delivered: %w", err)
+		case <-t.C:
+		}
+		wait = min(2*wait, 15*time.Second)
+	}
 }
 
 // RetryBackoff is the wait before attempt n+1: 2 s doubling, at most

@@ -158,17 +158,25 @@ func TestSurvivalDamagedIndex(t *testing.T) {
 	if rebuilt.Str("reason") != "broken" {
 		t.Errorf("index rebuilt for reason %q, want broken", rebuilt.Str("reason"))
 	}
-	search := env.Run(20*time.Second, "search", `"`+items[7].Title+`"`)
-	if search.Code != 0 || !strings.Contains(search.Stdout, items[7].Title) {
-		t.Errorf("search after the rebuild:\n%s", search)
+	if r := searchThenStop(t, env, p, items[7].Title); r.Code != 0 {
+		t.Errorf("check --data after the rebuild: %s", r)
+	}
+}
+
+// searchThenStop searches the running daemon's archive for a title, which
+// must be found, stops the daemon with SIGINT (exit 0) and returns what
+// `check --data` says of the data it left.
+func searchThenStop(t *testing.T, env *e2eharness.Env, p *e2eharness.Proc, title string) e2eharness.Result {
+	t.Helper()
+	search := env.Run(20*time.Second, "search", `"`+title+`"`)
+	if search.Code != 0 || !strings.Contains(search.Stdout, title) {
+		t.Errorf("search for %q:\n%s", title, search)
 	}
 	p.Signal(os.Interrupt)
 	if code, _ := p.Wait(30 * time.Second); code != 0 {
 		t.Fatalf("daemon exit %d after SIGINT", code)
 	}
-	if r := env.Run(30*time.Second, "check", "--data"); r.Code != 0 {
-		t.Errorf("check --data after the rebuild: %s", r)
-	}
+	return env.Run(30*time.Second, "check", "--data")
 }
 
 func mustRead(t *testing.T, path string) string {
