@@ -326,7 +326,7 @@ func (x *Index) Index(items []policywire.Item) error {
 			b.SetInternal(newestKey, []byte(newest.UTC().Format(time.RFC3339Nano)))
 		}
 		if err := x.idx.Batch(b); err != nil {
-			return fmt.Errorf("index: write batch: %w", err)
+			return fmt.Errorf("index: write batch: %w", withDiskFull(err))
 		}
 		items = items[n:]
 	}
@@ -348,7 +348,7 @@ func (x *Index) Delete(ids []string) error {
 			b.Delete(id)
 		}
 		if err := x.idx.Batch(b); err != nil {
-			return fmt.Errorf("index: delete batch: %w", err)
+			return fmt.Errorf("index: delete batch: %w", withDiskFull(err))
 		}
 		ids = ids[n:]
 	}

@@ -2,11 +2,14 @@ package index
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"os"
 	"runtime/debug"
+	"strings"
+	"syscall"
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/index/scorch"
@@ -129,4 +132,20 @@ func isEmptyDir(dir string) (bool, error) {
 		return false, fmt.Errorf("index: %s: %w", dir, err)
 	}
 	return len(entries) == 0, nil
+}
+
+// diskFull is an error of bleve that says the disk is full only in its
+// text: bleve formats the errors of its segment writes with %v.
+type diskFull struct{ err error }
+
+func (e diskFull) Error() string   { return e.err.Error() }
+func (e diskFull) Unwrap() []error { return []error{e.err, syscall.ENOSPC} }
+
+// withDiskFull makes such an error wrap ENOSPC, so that callers can tell
+// a full disk from a broken index.
+func withDiskFull(err error) error {
+	if err == nil || errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), syscall.ENOSPC.Error()) {
+		return err
+	}
+	return diskFull{err}
 }
