@@ -184,6 +184,8 @@ func (d *Daemon) newSchedule(ctx context.Context, cfg *config.Config) (*cron.Cro
 			}
 			if n > 0 {
 				d.Logger.Info("digest delivered", "channel", chID, "items", n)
+			} else {
+				d.Logger.Debug("digest: nothing new", "channel", chID)
 			}
 		})))
 	}
