@@ -90,3 +90,18 @@ type Digest struct {
 	Title   string  `json:"title"`
 	Alerts  []Alert `json:"alerts"`
 }
+
+// SearchOptions shape an archive search.
+type SearchOptions struct {
+	Limit int
+	// Newest orders by date instead of relevance.
+	Newest bool
+}
+
+// SearchHit is one item found in the archive.
+type SearchHit struct {
+	Item  Item
+	Score float64
+	// Snippet is a short extract with the matched words between « and ».
+	Snippet string
+}

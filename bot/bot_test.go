@@ -14,6 +14,7 @@ import (
 	"github.com/policywire/policywire/config"
 	"github.com/policywire/policywire/internal/slackfake"
 	"github.com/policywire/policywire/internal/testenv"
+	"github.com/policywire/policywire/internal/wiring"
 	"github.com/policywire/policywire/sources"
 	"github.com/policywire/policywire/store"
 )
@@ -64,7 +65,7 @@ func newPipeline(t *testing.T, cfg *config.Config, fixtures *testenv.FixtureServ
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	fetcher := sources.NewFetcher(sources.FetcherOptionsFrom(cfg.Fetch))
+	fetcher := sources.NewFetcher(wiring.FetcherOptions(cfg.Fetch))
 	t.Cleanup(fetcher.Close)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	b, err := bot.New(bot.Options{

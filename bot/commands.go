@@ -14,24 +14,10 @@ import (
 	"github.com/policywire/policywire/store"
 )
 
-// SearchOptions shape an archive search.
-type SearchOptions struct {
-	Limit int
-	// Newest orders by date instead of relevance.
-	Newest bool
-}
-
-// SearchHit is one item found in the archive.
-type SearchHit struct {
-	Item  policywire.Item
-	Score float64
-	// Snippet is a short extract with the matched words between « and ».
-	Snippet string
-}
-
-// Searcher searches the archive (store/index implements it).
+// Searcher searches the archive (store/index implements it; the hit and
+// option types are the domain's, so the index needs nothing from bot).
 type Searcher interface {
-	Search(ctx context.Context, q *query.Query, o SearchOptions) ([]SearchHit, error)
+	Search(ctx context.Context, q *query.Query, o policywire.SearchOptions) ([]policywire.SearchHit, error)
 }
 
 // CommandRequest is one chat command, as a platform adapter read it.
@@ -169,7 +155,7 @@ func (c *Commands) search(ctx context.Context, q string) (Answer, error) {
 	if c.Searcher == nil {
 		return Answer{Text: "Search is not available: the archive index is not open."}, nil
 	}
-	hits, err := c.Searcher.Search(ctx, parsed, SearchOptions{Limit: 5})
+	hits, err := c.Searcher.Search(ctx, parsed, policywire.SearchOptions{Limit: 5})
 	if err != nil {
 		return Answer{}, fmt.Errorf("bot: search: %w", err)
 	}
@@ -286,7 +272,7 @@ func (c *Commands) subscribe(ctx context.Context, req CommandRequest, q string) 
 	}
 	a := Answer{Public: true, Text: fmt.Sprintf("Subscribed this channel to %s (id %s). New items that match will be posted here.", sub.Query, sub.ID)}
 	if c.Searcher != nil {
-		hits, err := c.Searcher.Search(ctx, parsed, SearchOptions{Limit: 3, Newest: true})
+		hits, err := c.Searcher.Search(ctx, parsed, policywire.SearchOptions{Limit: 3, Newest: true})
 		if err == nil && len(hits) > 0 {
 			a.Text += " The last items it would have matched:"
 			for _, h := range hits {

@@ -155,7 +155,7 @@ type freshSearcher struct {
 	next Searcher
 }
 
-func (f freshSearcher) Search(ctx context.Context, q *query.Query, o SearchOptions) ([]SearchHit, error) {
+func (f freshSearcher) Search(ctx context.Context, q *query.Query, o policywire.SearchOptions) ([]policywire.SearchHit, error) {
 	if err := f.b.FlushIndex(); err != nil {
 		f.b.logger.Warn("search index update failed; reindex rebuilds it", "err", err)
 	}

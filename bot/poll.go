@@ -12,6 +12,7 @@ import (
 
 	"github.com/policywire/policywire"
 	"github.com/policywire/policywire/config"
+	"github.com/policywire/policywire/internal/wiring"
 	"github.com/policywire/policywire/sources"
 	"github.com/policywire/policywire/store"
 	"github.com/policywire/policywire/summary"
@@ -82,7 +83,7 @@ func (p *Poller) Poll(ctx context.Context, src config.Source) (PollResult, error
 	st.Polls++
 	loc := p.Config().Location
 
-	read, ferr := sources.Read(ctx, p.Fetcher, src, sources.Validators{ETag: st.ETag, LastModified: st.LastModified}, loc)
+	read, ferr := sources.Read(ctx, p.Fetcher, wiring.Source(src), sources.Validators{ETag: st.ETag, LastModified: st.LastModified}, loc)
 	res.Duration = time.Since(start)
 	if ferr != nil {
 		if ctx.Err() != nil {

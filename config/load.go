@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -66,6 +67,13 @@ func WithLinkCheck(check func(link string) error) Option {
 	return func(l *loader) { l.linkCheck = check }
 }
 
+// WithTopicPacks gives the topic packs a topic may name with pack:, by
+// name, each with its query (normally packs.Queries()). Without it a
+// topic that names a pack is an error.
+func WithTopicPacks(packs map[string]string) Option {
+	return func(l *loader) { l.packs = packs }
+}
+
 // WithVersion sets the version named in the default User-Agent.
 func WithVersion(version string) Option {
 	return func(l *loader) { l.version = version }
@@ -105,6 +113,7 @@ type loader struct {
 	lookupEnv  func(string) (string, bool)
 	queryCheck func(string) error
 	linkCheck  func(string) error
+	packs      map[string]string
 	version    string
 	errs       Errors
 	// declared holds the ids of each kind ("topic", "source", "channel")
@@ -396,27 +405,73 @@ func (l *loader) decodeTopics(n *yaml.Node, nodes map[string]*yaml.Node) []Topic
 		nodes[id] = k
 		l.declared["topic"] = append(l.declared["topic"], id)
 		label := fmt.Sprintf("topic %q", id)
-		f := l.mapping(v, label, label+": ", []string{"query"})
+		f := l.mapping(v, label, label+": ", []string{"pack", "query"})
 		if f == nil {
 			continue
 		}
-		q, ok := l.str(f, "query")
-		if !ok && !f.has("query") {
-			l.errAt(k, "%s: query is required", label)
-			continue
-		}
+		pack, packQuery, ok := l.topicPack(f, label)
 		if !ok {
 			continue
 		}
-		if strings.TrimSpace(q) == "" {
+		q, hasQuery := l.str(f, "query")
+		switch {
+		case !hasQuery && f.has("query"):
+			continue
+		case !hasQuery && pack == "":
+			l.errAt(k, "%s: query or pack is required", label)
+			continue
+		case hasQuery && strings.TrimSpace(q) == "" && pack == "":
 			l.errAt(f.vals["query"], "%s: query must not be empty", label)
 			continue
 		}
-		if l.checkQuery(label, q, f) {
-			topics = append(topics, Topic{ID: id, Query: q})
+		if strings.TrimSpace(q) != "" && !l.checkQuery(label, q, f) {
+			continue
 		}
+		topics = append(topics, Topic{ID: id, Pack: pack, Query: packOr(packQuery, q)})
 	}
 	return topics
+}
+
+// topicPack reads a topic's pack: the pack's name and query, or ok false
+// after reporting an unknown pack.
+func (l *loader) topicPack(f *fields, label string) (name, query string, ok bool) {
+	if !f.has("pack") {
+		return "", "", true
+	}
+	name, ok = l.str(f, "pack")
+	if !ok {
+		return "", "", false
+	}
+	var names []string
+	for n := range l.packs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	query, known := l.packs[name]
+	if !known {
+		msg := fmt.Sprintf("%s: pack: unknown topic pack %s", label, show(f.vals["pack"], name))
+		if s := suggest(name, names); s != "" {
+			msg += fmt.Sprintf(" (did you mean %s?)", s)
+		}
+		if len(names) > 0 {
+			msg += "; packs: " + strings.Join(names, ", ")
+		}
+		l.errAt(f.vals["pack"], "%s", msg)
+		return "", "", false
+	}
+	return name, query, true
+}
+
+// packOr extends a pack with a topic's own query: an item matches the
+// topic when it matches the pack or the query.
+func packOr(pack, q string) string {
+	switch {
+	case strings.TrimSpace(pack) == "":
+		return q
+	case strings.TrimSpace(q) == "":
+		return pack
+	}
+	return "(" + pack + ") OR (" + q + ")"
 }
 
 // checkQuery runs the query check and reports a syntax error at its column

@@ -106,9 +106,12 @@ type LLM struct {
 	Timeout time.Duration
 }
 
-// Topic is a named query in the query language.
+// Topic is a named query in the query language. A topic made from a
+// topic pack names it in Pack; Query is then the pack's query, ORed with
+// the topic's own query when it has one.
 type Topic struct {
 	ID    string
+	Pack  string
 	Query string
 }
 

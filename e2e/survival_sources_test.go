@@ -11,6 +11,7 @@ import (
 	"github.com/policywire/policywire/bot"
 	"github.com/policywire/policywire/internal/e2eharness"
 	"github.com/policywire/policywire/internal/slackfake"
+	"github.com/policywire/policywire/internal/testenv"
 )
 
 // challengePage is what a WAF answers with 200 instead of the feed.
@@ -30,7 +31,7 @@ const challengePage = `<!DOCTYPE html><html lang="en-US"><head><title>Just a mom
 func TestSurvivalSourceChaos(t *testing.T) {
 	t.Parallel()
 	sl := slackfake.New(t)
-	srv := e2eharness.NewSourceServer(t)
+	srv := testenv.NewFixtureServer(t)
 	published := time.Now().Add(-3 * time.Hour).Truncate(time.Second)
 
 	ids := []string{"slow", "broken", "waf", "etag", "reorder", "flicker", "guid"}
@@ -48,15 +49,15 @@ func TestSurvivalSourceChaos(t *testing.T) {
 			})
 		}
 	}
-	serve := func(id string, items []e2eharness.GUIDItem, mod func(*e2eharness.SourceResponse)) {
-		r := e2eharness.SourceResponse{Body: e2eharness.RSSWithGUIDs(id, srv.URL, items), ContentType: e2eharness.RSSContentType}
+	serve := func(id string, items []e2eharness.GUIDItem, mod func(*testenv.FixtureResponse)) {
+		r := testenv.FixtureResponse{Body: e2eharness.RSSWithGUIDs(id, srv.URL, items), ContentType: e2eharness.RSSContentType}
 		if mod != nil {
 			mod(&r)
 		}
-		srv.Set("/"+id+".rss", r)
+		srv.SetResponse("/"+id+".rss", r)
 	}
 	for _, id := range ids {
-		serve(id, feeds[id], func(r *e2eharness.SourceResponse) { r.ETag = `"v1"` })
+		serve(id, feeds[id], func(r *testenv.FixtureResponse) { r.ETag = `"v1"` })
 	}
 
 	env := newEnv(t)
@@ -99,14 +100,14 @@ func TestSurvivalSourceChaos(t *testing.T) {
 	checkPosts(t, "healthy pass", postsOf(), want)
 
 	// Pass 2: chaos.
-	serve("slow", feeds["slow"], func(r *e2eharness.SourceResponse) { r.Delay = 3 * time.Second })
-	serve("broken", nil, func(r *e2eharness.SourceResponse) {
+	serve("slow", feeds["slow"], func(r *testenv.FixtureResponse) { r.Delay = 3 * time.Second })
+	serve("broken", nil, func(r *testenv.FixtureResponse) {
 		r.Status, r.Body, r.ContentType = http.StatusInternalServerError, []byte("<h1>Internal Server Error</h1>"), "text/html"
 	})
-	serve("waf", nil, func(r *e2eharness.SourceResponse) {
+	serve("waf", nil, func(r *testenv.FixtureResponse) {
 		r.Body, r.ContentType = []byte(challengePage), "text/html; charset=UTF-8"
 	})
-	serve("etag", feeds["etag"], func(r *e2eharness.SourceResponse) { r.ETag = `"v2"` })
+	serve("etag", feeds["etag"], func(r *testenv.FixtureResponse) { r.ETag = `"v2"` })
 	serve("reorder", reversed(feeds["reorder"]), nil)
 	serve("flicker", feeds["flicker"][:1], nil)
 	republished := slices.Clone(feeds["guid"])
@@ -146,7 +147,7 @@ func TestSurvivalSourceChaos(t *testing.T) {
 	for _, id := range []string{"slow", "broken", "waf", "flicker"} {
 		serve(id, feeds[id], nil)
 	}
-	serve("etag", feeds["etag"], func(r *e2eharness.SourceResponse) { r.ETag = `"v3"` })
+	serve("etag", feeds["etag"], func(r *testenv.FixtureResponse) { r.ETag = `"v3"` })
 	fresh := e2eharness.GUIDItem{
 		FeedItem: e2eharness.FeedItem{
 			Title: "Chaos reorder statement 4", Link: "https://news.example.org/reorder/statement-4",

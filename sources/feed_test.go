@@ -7,7 +7,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/policywire/policywire"
-	"github.com/policywire/policywire/config"
 )
 
 // feedByURL indexes parsed items by their canonical URL.
@@ -185,21 +184,21 @@ func TestFeedLanguages(t *testing.T) {
 	body := `<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>t</title><language>fr-FR</language>
 <item><title>un</title><link>https://example.org/1</link></item>
 <item><title>zwei</title><link>https://example.org/2</link><dc:language>de</dc:language></item></channel></rss>`
-	items, err := Parse(config.Source{ID: "x", Language: "en"}, []byte(body), "https://example.org/feed", "", time.UTC)
+	items, err := Parse(Source{ID: "x", Language: "en"}, []byte(body), "https://example.org/feed", "", time.UTC)
 	if err != nil || len(items) != 2 {
 		t.Fatalf("%v, %d items", err, len(items))
 	}
 	if items[0].Language != "fr" || items[1].Language != "de" {
 		t.Errorf("languages %q, %q", items[0].Language, items[1].Language)
 	}
-	items, err = Parse(config.Source{ID: "x", Language: "pt-BR"}, []byte(`<rss version="2.0"><channel><item><title>um</title><link>https://example.org/1</link></item></channel></rss>`), "https://example.org/feed", "", time.UTC)
+	items, err = Parse(Source{ID: "x", Language: "pt-BR"}, []byte(`<rss version="2.0"><channel><item><title>um</title><link>https://example.org/1</link></item></channel></rss>`), "https://example.org/feed", "", time.UTC)
 	if err != nil || len(items) != 1 || items[0].Language != "pt" {
 		t.Errorf("source language fallback: %v %+v", err, items)
 	}
 }
 
 func TestFeedRelativeLinks(t *testing.T) {
-	src := config.Source{ID: "rel", URL: "https://www.example.org/news/feed.xml"}
+	src := Source{ID: "rel", URL: "https://www.example.org/news/feed.xml"}
 	for _, tc := range []struct{ name, body, want string }{
 		{"rss root-relative", `<rss version="2.0"><channel><item><title>a</title><link>/press/2026/10/a</link></item></channel></rss>`, "https://www.example.org/press/2026/10/a"},
 		{"rss path-relative", `<rss version="2.0"><channel><item><title>a</title><link>items/a?id=3#top</link></item></channel></rss>`, "https://www.example.org/news/items/a?id=3#top"},
@@ -222,7 +221,7 @@ func TestFeedRelativeLinks(t *testing.T) {
 
 func TestFeedFormats(t *testing.T) {
 	loc := fixtureBrussels(t)
-	src := config.Source{ID: "f", URL: "https://example.org/feed"}
+	src := Source{ID: "f", URL: "https://example.org/feed"}
 	for _, tc := range []struct {
 		name, body string
 		want       time.Time
@@ -258,7 +257,7 @@ func TestFeedFormats(t *testing.T) {
 }
 
 func TestFeedBodiesThatAreNotFeeds(t *testing.T) {
-	src := config.Source{ID: "f", URL: "https://example.org/feed"}
+	src := Source{ID: "f", URL: "https://example.org/feed"}
 	for _, tc := range []struct {
 		name, body string
 		kind       ErrorKind
@@ -284,7 +283,7 @@ func TestFeedBodiesThatAreNotFeeds(t *testing.T) {
 }
 
 func TestFeedHostileInput(t *testing.T) {
-	src := config.Source{ID: "h", URL: "https://example.org/feed"}
+	src := Source{ID: "h", URL: "https://example.org/feed"}
 	t.Run("control characters and invalid UTF-8", func(t *testing.T) {
 		body := "<rss version=\"2.0\"><channel><item><title>Cyber\x01 \xff\xfediplomacy\u200b \u202eupdate\x7f</title><link>https://example.org/a</link>" +
 			"<description>ok \x0b text\xc3</description></item></channel></rss>"

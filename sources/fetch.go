@@ -16,8 +16,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/policywire/policywire/config"
 )
 
 // Defaults for the options a caller leaves at zero.
@@ -75,18 +73,6 @@ type FetcherOptions struct {
 	Resolver *net.Resolver
 	// Logger receives one debug line per fetch; nothing is logged when nil.
 	Logger *slog.Logger
-}
-
-// FetcherOptionsFrom takes the fetch section of the configuration.
-func FetcherOptionsFrom(c config.Fetch) FetcherOptions {
-	return FetcherOptions{
-		UserAgent:    c.UserAgent,
-		Timeout:      c.Timeout,
-		MaxBytes:     c.MaxBytes,
-		Concurrency:  c.Concurrency,
-		HostDelay:    c.HostDelay,
-		AllowPrivate: c.AllowPrivate,
-	}
 }
 
 // Fetcher makes every outbound HTTP request of the bot: conditional GETs

@@ -18,8 +18,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/policywire/policywire/config"
 )
 
 const fetchTestFeed = `<?xml version="1.0" encoding="utf-8"?>
@@ -649,15 +647,6 @@ func TestFetchMaxAge(t *testing.T) {
 		if got := fetchMaxAge(c.in); got != c.want {
 			t.Errorf("fetchMaxAge(%q) = %v, want %v", c.in, got, c.want)
 		}
-	}
-}
-
-func TestFetcherOptionsFrom(t *testing.T) {
-	c := config.Fetch{UserAgent: "ua", Timeout: 7 * time.Second, MaxBytes: 42, Concurrency: 3, HostDelay: time.Second, AllowPrivate: true}
-	got := FetcherOptionsFrom(c)
-	if got.UserAgent != "ua" || got.Timeout != 7*time.Second || got.MaxBytes != 42 || got.Concurrency != 3 ||
-		got.HostDelay != time.Second || !got.AllowPrivate {
-		t.Fatalf("FetcherOptionsFrom = %+v", got)
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/policywire/policywire"
-	"github.com/policywire/policywire/config"
 )
 
 // fuzzSeedFixtures adds every fixture whose name ends in one of exts.
@@ -33,7 +32,7 @@ func fuzzSeedFixtures(f *testing.F, exts ...string) {
 }
 
 // fuzzCheck asserts what must hold of any parse, whatever the input.
-func fuzzCheck(t *testing.T, src config.Source, items []policywire.Item, err error) {
+func fuzzCheck(t *testing.T, src Source, items []policywire.Item, err error) {
 	t.Helper()
 	if err != nil {
 		if KindOf(err) == "" {
@@ -79,7 +78,7 @@ func FuzzFeed(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	src := config.Source{ID: "fuzz", Type: config.TypeFeed, URL: "https://example.org/feed.xml", Language: "en"}
+	src := Source{ID: "fuzz", Type: TypeFeed, URL: "https://example.org/feed.xml", Language: "en"}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		items, err := Parse(src, body, src.URL, "", time.UTC)
 		fuzzCheck(t, src, items, err)
@@ -97,7 +96,7 @@ func FuzzHTML(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	src := config.Source{ID: "fuzz", Type: config.TypeHTML, URL: "https://www.consilium.europa.eu/en/press/press-releases/", HTML: &config.HTMLSource{
+	src := Source{ID: "fuzz", Type: TypeHTML, URL: "https://www.consilium.europa.eu/en/press/press-releases/", HTML: &HTMLOptions{
 		Item: "li.gsc-excerpt-item", Title: "span.gsc-excerpt-item__title", Link: "a.gsc-excerpt-item__link@href",
 		Date: "time@datetime", Summary: "p",
 	}}
@@ -120,7 +119,7 @@ func FuzzJSON(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	src := config.Source{ID: "fuzz", Type: config.TypeJSON, URL: "https://www.gov.uk/api/search.json", JSON: &config.JSONSource{
+	src := Source{ID: "fuzz", Type: TypeJSON, URL: "https://www.gov.uk/api/search.json", JSON: &JSONOptions{
 		Items: "results", Title: "title", Link: "link", BaseURL: "https://www.gov.uk", Date: "public_timestamp", Summary: "description", GUID: "_id",
 	}}
 	f.Fuzz(func(t *testing.T, body []byte) {

@@ -73,14 +73,12 @@ func TestHostileGzipBomb(t *testing.T) {
 	runtime.ReadMemStats(&after)
 
 	fetchWantKind(t, err, KindTooLarge)
-	// Timing on a loaded machine varies; what must hold is that the client
-	// hangs up long before the end, so the server stops well short of 1 GiB.
+	// Timing on a loaded machine varies, so no duration is asserted; what must
+	// hold is that the client hangs up long before the end, so the server stops
+	// well short of 1 GiB, and that memory stays bounded.
 	<-handlerDone
 	if n := sentMiB.Load(); n >= 256 {
 		t.Errorf("the server compressed %d MiB before the client hung up, want far less than 1024", n)
-	}
-	if elapsed > 10*time.Second {
-		t.Errorf("the bomb took %v to refuse, want it to fail fast", elapsed)
 	}
 	const budget = 48 << 20
 	if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew > budget {

@@ -4,8 +4,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/policywire/policywire/config"
 )
 
 func TestHTMLEEASDatesAndLinks(t *testing.T) {
@@ -90,32 +88,32 @@ func TestHTMLSelectors(t *testing.T) {
 </main></body></html>`
 	for _, tc := range []struct {
 		name  string
-		cfg   config.HTMLSource
+		cfg   HTMLOptions
 		urls  []string
 		dates []string
 	}{
 		{
 			name:  "attribute of the item itself",
-			cfg:   config.HTMLSource{Item: "article.teaser", Title: "h2", Link: "@data-href", Date: "@data-date"},
+			cfg:   HTMLOptions{Item: "article.teaser", Title: "h2", Link: "@data-href", Date: "@data-date"},
 			urls:  []string{"https://www.example.de/meldung/1", "https://www.example.de/meldung/2"},
 			dates: []string{"2026-10-04T22:00:00Z", "2026-10-07T07:30:00Z"}, // the second from its <time datetime>
 		},
 		{
 			name:  "date inside text, relative links against <base>",
-			cfg:   config.HTMLSource{Item: "article.teaser", Title: "h2", Link: "a@href", Date: "p.meta", Summary: ".lead"},
+			cfg:   HTMLOptions{Item: "article.teaser", Title: "h2", Link: "a@href", Date: "p.meta", Summary: ".lead"},
 			urls:  []string{"https://www.example.de/presse/meldung-1.html", "https://www.example.de/presse/meldung-2.html?utm_source=rss#top"},
 			dates: []string{"2026-09-24T22:00:00Z", "2026-10-06T22:00:00Z"}, // "7. Oktober 2026"
 		},
 		{
 			name:  "link defaults to the title's anchor, else the item's first link",
-			cfg:   config.HTMLSource{Item: "article.teaser", Title: "h2", Date: "time@datetime"},
+			cfg:   HTMLOptions{Item: "article.teaser", Title: "h2", Date: "time@datetime"},
 			urls:  []string{"https://www.example.de/presse/meldung-1.html", "https://www.example.de/presse/meldung-2.html?utm_source=rss#top"},
 			dates: []string{"", "2026-10-07T07:30:00Z"},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg
-			src := config.Source{ID: "de", Type: config.TypeHTML, URL: "https://www.example.de/presse/liste", HTML: &cfg}
+			src := Source{ID: "de", Type: TypeHTML, URL: "https://www.example.de/presse/liste", HTML: &cfg}
 			items, err := Parse(src, []byte(page), src.URL, "text/html", loc)
 			if err != nil {
 				t.Fatal(err)
@@ -152,7 +150,7 @@ func TestHTMLSelectors(t *testing.T) {
 }
 
 func TestHTMLZeroMatches(t *testing.T) {
-	src := config.Source{ID: "x", Type: config.TypeHTML, URL: "https://example.org/news", HTML: &config.HTMLSource{Item: ".card", Title: "h3"}}
+	src := Source{ID: "x", Type: TypeHTML, URL: "https://example.org/news", HTML: &HTMLOptions{Item: ".card", Title: "h3"}}
 	t.Run("ordinary page", func(t *testing.T) {
 		items, err := Parse(src, []byte(`<html><head><title>News | Example</title></head><body><p>No news today.</p><form action="/search"><input name="q"></form></body></html>`), src.URL, "", time.UTC)
 		if err != nil || len(items) != 0 {
@@ -181,15 +179,15 @@ func TestHTMLConfigErrors(t *testing.T) {
 	page := []byte("<html><body><div class=c><a href=/x>t</a></div></body></html>")
 	for _, tc := range []struct {
 		name string
-		cfg  *config.HTMLSource
+		cfg  *HTMLOptions
 		want string
 	}{
 		{"no html section", nil, "html.item"},
-		{"bad item selector", &config.HTMLSource{Item: "div[", Title: "a"}, "html.item"},
-		{"bad title selector", &config.HTMLSource{Item: "div", Title: "a:nth-child(x)"}, "html.title"},
+		{"bad item selector", &HTMLOptions{Item: "div[", Title: "a"}, "html.item"},
+		{"bad title selector", &HTMLOptions{Item: "div", Title: "a:nth-child(x)"}, "html.title"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			src := config.Source{ID: "bad-src", Type: config.TypeHTML, URL: "https://example.org/", HTML: tc.cfg}
+			src := Source{ID: "bad-src", Type: TypeHTML, URL: "https://example.org/", HTML: tc.cfg}
 			_, err := Parse(src, page, "", "", time.UTC)
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "bad-src") {
 				t.Errorf("error %v, want one naming %s and the source", err, tc.want)
@@ -220,7 +218,7 @@ func TestHTMLSelectorSpecs(t *testing.T) {
 }
 
 func TestHTMLCharset(t *testing.T) {
-	src := config.Source{ID: "fr", Type: config.TypeHTML, URL: "https://example.fr/", HTML: &config.HTMLSource{Item: "li", Title: "a", Link: "a@href"}}
+	src := Source{ID: "fr", Type: TypeHTML, URL: "https://example.fr/", HTML: &HTMLOptions{Item: "li", Title: "a", Link: "a@href"}}
 	page := []byte("<html><head><title>Actualit\xe9s</title></head><body><ul><li><a href=\"/a\">S\xe9curit\xe9 num\xe9rique</a></li></ul></body></html>")
 	items, err := Parse(src, page, "", "text/html; charset=ISO-8859-1", time.UTC)
 	if err != nil || len(items) != 1 || items[0].Title != "Sécurité numérique" {
@@ -234,7 +232,7 @@ func TestHTMLCharset(t *testing.T) {
 }
 
 func TestHTMLHostileInput(t *testing.T) {
-	src := config.Source{ID: "h", Type: config.TypeHTML, URL: "https://example.org/", HTML: &config.HTMLSource{Item: "li", Title: "a", Link: "a@href"}}
+	src := Source{ID: "h", Type: TypeHTML, URL: "https://example.org/", HTML: &HTMLOptions{Item: "li", Title: "a", Link: "a@href"}}
 	t.Run("nesting 100000 deep", func(t *testing.T) {
 		for _, tag := range []string{"div", "b", "span"} {
 			page := "<html><body><ul><li><a href=/a>x</a></li></ul>" + strings.Repeat("<"+tag+">", 100000) + "</body></html>"

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/policywire/policywire"
-	"github.com/policywire/policywire/config"
 )
 
 // parseJSON reads a JSON document with the dotted paths of src.JSON.
@@ -28,7 +27,7 @@ import (
 func parseJSON(d document) ([]policywire.Item, error) {
 	cfg := d.src.JSON
 	if cfg == nil {
-		cfg = &config.JSONSource{}
+		cfg = &JSONOptions{}
 	}
 	dec := json.NewDecoder(bytes.NewReader(d.body))
 	dec.UseNumber()

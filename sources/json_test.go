@@ -4,8 +4,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/policywire/policywire/config"
 )
 
 func TestJSONGovUKSearchAPI(t *testing.T) {
@@ -61,7 +59,7 @@ func TestJSONPathsAndValues(t *testing.T) {
 	loc := fixtureBrussels(t)
 	for _, tc := range []struct {
 		name   string
-		cfg    config.JSONSource
+		cfg    JSONOptions
 		body   string
 		titles []string
 		urls   []string
@@ -69,42 +67,42 @@ func TestJSONPathsAndValues(t *testing.T) {
 	}{
 		{
 			name:   "top-level array",
-			cfg:    config.JSONSource{Title: "name", Link: "url", Date: "ts"},
+			cfg:    JSONOptions{Title: "name", Link: "url", Date: "ts"},
 			body:   `[{"name":"a","url":"https://example.org/a","ts":1793865600},{"name":"b","url":"/b","ts":"1793865600000"}]`,
 			titles: []string{"a", "b"}, urls: []string{"https://example.org/a", "https://example.org/b"},
 			dates: []string{"2026-11-05T08:00:00Z", "2026-11-05T08:00:00Z"},
 		},
 		{
 			name:   "nested path with index",
-			cfg:    config.JSONSource{Items: "data.pages.0.items", Title: "meta.title", Link: "links.0.href", Date: "meta.date", Summary: "body"},
+			cfg:    JSONOptions{Items: "data.pages.0.items", Title: "meta.title", Link: "links.0.href", Date: "meta.date", Summary: "body"},
 			body:   `{"data":{"pages":[{"items":[{"meta":{"title":"Tech envoy","date":"2026-11-05"},"links":[{"href":"x/1"}],"body":"<p>One &amp; two</p>"}]}]}}`,
 			titles: []string{"Tech envoy"}, urls: []string{"https://example.org/api/x/1"}, dates: []string{"2026-11-04T23:00:00Z"},
 		},
 		{
 			name:   "date_format and numbers as titles",
-			cfg:    config.JSONSource{Items: "r", Title: "n", Link: "u", Date: "d", DateFormat: "20060102"},
+			cfg:    JSONOptions{Items: "r", Title: "n", Link: "u", Date: "d", DateFormat: "20060102"},
 			body:   `{"r":[{"n":2027,"u":"https://example.org/n","d":"20261105"}]}`,
 			titles: []string{"2027"}, urls: []string{"https://example.org/n"}, dates: []string{"2026-11-04T23:00:00Z"},
 		},
 		{
 			name:   "default title and link keys; undated",
-			cfg:    config.JSONSource{Items: "items"},
+			cfg:    JSONOptions{Items: "items"},
 			body:   `{"items":[{"title":"t","link":"https://example.org/t"},{"title":"","url":"https://example.org/skip"}]}`,
 			titles: []string{"t"}, urls: []string{"https://example.org/t"}, dates: []string{""},
 		},
 		{
 			name:   "template with a missing value makes no link",
-			cfg:    config.JSONSource{Items: "items", Title: "title", Link: "https://example.org/d/{ref|lower|slash_to_underscore|urlencode}", GUID: "ref"},
+			cfg:    JSONOptions{Items: "items", Title: "title", Link: "https://example.org/d/{ref|lower|slash_to_underscore|urlencode}", GUID: "ref"},
 			body:   `{"items":[{"title":"has ref","ref":"IP/26/1 A"},{"title":"no ref"}]}`,
 			titles: []string{"has ref", "no ref"}, urls: []string{"https://example.org/d/ip_26_1%20a", ""}, dates: []string{"", ""},
 		},
-		{"missing array", config.JSONSource{Items: "results"}, `{"count":0}`, nil, nil, nil},
-		{"null array", config.JSONSource{Items: "results"}, `{"results":null}`, nil, nil, nil},
-		{"index out of range", config.JSONSource{Items: "a.5"}, `{"a":[[]]}`, nil, nil, nil},
+		{"missing array", JSONOptions{Items: "results"}, `{"count":0}`, nil, nil, nil},
+		{"null array", JSONOptions{Items: "results"}, `{"results":null}`, nil, nil, nil},
+		{"index out of range", JSONOptions{Items: "a.5"}, `{"a":[[]]}`, nil, nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg
-			src := config.Source{ID: "j", Type: config.TypeJSON, URL: "https://example.org/api/list", JSON: &cfg}
+			src := Source{ID: "j", Type: TypeJSON, URL: "https://example.org/api/list", JSON: &cfg}
 			items, err := Parse(src, []byte(tc.body), src.URL, "application/json", loc)
 			if err != nil {
 				t.Fatal(err)
@@ -129,7 +127,7 @@ func TestJSONPathsAndValues(t *testing.T) {
 }
 
 func TestJSONBadBodies(t *testing.T) {
-	src := config.Source{ID: "j", Type: config.TypeJSON, URL: "https://example.org/api", JSON: &config.JSONSource{Items: "results", Title: "title", Link: "url"}}
+	src := Source{ID: "j", Type: TypeJSON, URL: "https://example.org/api", JSON: &JSONOptions{Items: "results", Title: "title", Link: "url"}}
 	for _, tc := range []struct {
 		name, body string
 		kind       ErrorKind
@@ -146,7 +144,7 @@ func TestJSONBadBodies(t *testing.T) {
 			start := time.Now()
 			s := src
 			if tc.name == "path through a string" {
-				s.JSON = &config.JSONSource{Items: "results.0"}
+				s.JSON = &JSONOptions{Items: "results.0"}
 			}
 			_, err := Parse(s, []byte(tc.body), "", "", time.UTC)
 			se := fetchWantKind(t, err, tc.kind)
@@ -161,7 +159,7 @@ func TestJSONBadBodies(t *testing.T) {
 }
 
 func TestJSONHostileTitles(t *testing.T) {
-	src := config.Source{ID: "j", Type: config.TypeJSON, URL: "https://example.org/api", JSON: &config.JSONSource{Title: "t", Link: "u"}}
+	src := Source{ID: "j", Type: TypeJSON, URL: "https://example.org/api", JSON: &JSONOptions{Title: "t", Link: "u"}}
 	body := "[{\"t\":\"Cyber\\u0000 \\u202ediplomacy\\u0007 \xff\xfe\\ud800news\",\"u\":\"https://example.org/a\"}]"
 	items, err := Parse(src, []byte(body), "", "", time.UTC)
 	if err != nil || len(items) != 1 {

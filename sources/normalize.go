@@ -14,7 +14,6 @@ import (
 	"golang.org/x/net/idna"
 
 	"github.com/policywire/policywire"
-	"github.com/policywire/policywire/config"
 )
 
 // Limits on the text kept from one item. Titles are cut at a word boundary;
@@ -476,7 +475,7 @@ func NormalizeLanguage(tag string) string {
 // normalizeItem finishes an item as every adapter produces it: plain text,
 // absolute and canonical links, a language and its identity. It reports
 // false for an item that has nothing to show (no title and no summary).
-func normalizeItem(src config.Source, it policywire.Item, base *url.URL, pageLang string) (policywire.Item, bool) {
+func normalizeItem(src Source, it policywire.Item, base *url.URL, pageLang string) (policywire.Item, bool) {
 	it.Source = src.ID
 	it.Title = CleanTitle(it.Title)
 	it.Summary = truncateRunes(PlainText(it.Summary), MaxSummaryRunes)

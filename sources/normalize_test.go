@@ -8,7 +8,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/policywire/policywire"
-	"github.com/policywire/policywire/config"
 )
 
 func TestCanonicalURL(t *testing.T) {
@@ -166,7 +165,7 @@ func TestNormalizeLanguage(t *testing.T) {
 
 func TestNormalizeItem(t *testing.T) {
 	base, _ := url.Parse("https://example.org/news/")
-	src := config.Source{ID: "s", Language: "de"}
+	src := Source{ID: "s", Language: "de"}
 	it, ok := normalizeItem(src, policywire.Item{
 		Title:      "  Title\u200b  ",
 		Summary:    "<p>Title</p>",

@@ -4,7 +4,8 @@
 // policywire.Items with absolute canonical links, plain-text titles and
 // summaries, a date and a language. It reports a source that serves the
 // wrong thing (a challenge page, an error page served with 200) as a typed
-// *Error, never as "no news". It knows nothing of the database, of topics,
+// *Error, never as "no news". It knows nothing of the configuration file
+// (the wiring fills in Source and FetcherOptions), of the database, of topics,
 // of chat platforms or of schedules.
 package sources
 
@@ -18,7 +19,6 @@ import (
 	"time"
 
 	"github.com/policywire/policywire"
-	"github.com/policywire/policywire/config"
 )
 
 // Accept headers sent for each source type.
@@ -43,9 +43,9 @@ type ReadResult struct {
 // AcceptFor returns the Accept header for a source type.
 func AcceptFor(sourceType string) string {
 	switch sourceType {
-	case config.TypeHTML:
+	case TypeHTML:
 		return AcceptHTML
-	case config.TypeJSON:
+	case TypeJSON:
 		return AcceptJSON
 	}
 	return AcceptFeed
@@ -56,7 +56,7 @@ func AcceptFor(sourceType string) string {
 // succeeds but the body is not what the source should serve, the error is
 // returned together with a ReadResult holding the Response, so callers can
 // show what was served.
-func Read(ctx context.Context, f *Fetcher, src config.Source, v Validators, loc *time.Location) (*ReadResult, error) {
+func Read(ctx context.Context, f *Fetcher, src Source, v Validators, loc *time.Location) (*ReadResult, error) {
 	if f == nil {
 		return nil, errors.New("sources: read: no fetcher")
 	}
@@ -88,7 +88,7 @@ func Read(ctx context.Context, f *Fetcher, src config.Source, v Validators, loc 
 // challenge page instead of a listing) is an *Error of KindUnexpected; a
 // body of the right kind that does not parse is KindParse. A bad selector
 // or an unknown type is a plain error naming the source.
-func Parse(src config.Source, body []byte, finalURL, contentType string, loc *time.Location) ([]policywire.Item, error) {
+func Parse(src Source, body []byte, finalURL, contentType string, loc *time.Location) ([]policywire.Item, error) {
 	if loc == nil {
 		loc = time.UTC
 	}
@@ -103,14 +103,14 @@ func Parse(src config.Source, body []byte, finalURL, contentType string, loc *ti
 		return nil, &Error{Kind: KindUnexpected, URL: d.url, Err: errors.New("empty body")}
 	}
 	switch src.Type {
-	case "", config.TypeFeed:
+	case "", TypeFeed:
 		if deep, err := xmlTooDeep(body, MaxXMLDepth); deep {
 			return nil, &Error{Kind: KindParse, URL: d.url, Err: err}
 		}
 		return parseFeed(d)
-	case config.TypeHTML:
+	case TypeHTML:
 		return parseHTML(d)
-	case config.TypeJSON:
+	case TypeJSON:
 		return parseJSON(d)
 	}
 	return nil, fmt.Errorf("sources: source %q: unknown type %q (feed, html or json)", src.ID, src.Type)
@@ -118,7 +118,7 @@ func Parse(src config.Source, body []byte, finalURL, contentType string, loc *ti
 
 // document is one body to parse, with what the adapters need to know of it.
 type document struct {
-	src         config.Source
+	src         Source
 	body        []byte
 	url         string
 	base        *url.URL // nil when url is not absolute

@@ -16,7 +16,6 @@ import (
 	_ "time/tzdata"
 
 	"github.com/policywire/policywire"
-	"github.com/policywire/policywire/config"
 	"github.com/policywire/policywire/internal/testenv"
 )
 
@@ -75,12 +74,16 @@ func fixtureBody(t testing.TB, name string) []byte {
 }
 
 // fixtureSources loads testdata/fixtures/sources.yaml, the config other
-// packages' tests use with these fixtures, with the real config loader;
-// its JSON link templates must be valid too.
-func fixtureSources(t testing.TB) map[string]config.Source {
+// packages' tests use with these fixtures, with the real config loader, and
+// takes from each source what internal/wiring gives sources (which cannot
+// be imported here: it imports this package). Its JSON link templates must
+// be valid too.
+func fixtureSources(t testing.TB) map[string]Source {
 	t.Helper()
-	srcs := testenv.FixtureSources(t)
-	for id, s := range srcs {
+	srcs := map[string]Source{}
+	for id, s := range testenv.FixtureSources(t) {
+		srcs[id] = Source{ID: s.ID, Type: s.Type, URL: s.URL, Language: s.Language,
+			HTML: (*HTMLOptions)(s.HTML), JSON: (*JSONOptions)(s.JSON)}
 		if s.JSON != nil {
 			if err := CheckLinkTemplate(s.JSON.Link); err != nil {
 				t.Errorf("source %s: %v", id, err)
@@ -308,12 +311,12 @@ func TestReadFetchesAndParses(t *testing.T) {
 }
 
 func TestParseRejectsUnknownTypeAndEmptyBody(t *testing.T) {
-	_, err := Parse(config.Source{ID: "x", Type: "csv", URL: "https://example.org/"}, []byte("a,b"), "", "", nil)
+	_, err := Parse(Source{ID: "x", Type: "csv", URL: "https://example.org/"}, []byte("a,b"), "", "", nil)
 	if err == nil || !strings.Contains(err.Error(), `"csv"`) || !strings.Contains(err.Error(), `"x"`) {
 		t.Errorf("unknown type: %v", err)
 	}
-	for _, typ := range []string{config.TypeFeed, config.TypeHTML, config.TypeJSON} {
-		src := config.Source{ID: "x", Type: typ, URL: "https://example.org/", HTML: &config.HTMLSource{Item: "li"}}
+	for _, typ := range []string{TypeFeed, TypeHTML, TypeJSON} {
+		src := Source{ID: "x", Type: typ, URL: "https://example.org/", HTML: &HTMLOptions{Item: "li"}}
 		_, err := Parse(src, []byte(" \n\t "), "", "", nil)
 		if se := fetchWantKind(t, err, KindUnexpected); !strings.Contains(se.Error(), "empty body") {
 			t.Errorf("%s: %v", typ, err)

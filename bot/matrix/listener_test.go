@@ -30,11 +30,11 @@ import (
 // «marked» in the snippet.
 type archiveSearcher struct{ items []policywire.Item }
 
-func (s archiveSearcher) Search(_ context.Context, q *query.Query, o bot.SearchOptions) ([]bot.SearchHit, error) {
-	var hits []bot.SearchHit
+func (s archiveSearcher) Search(_ context.Context, q *query.Query, o policywire.SearchOptions) ([]policywire.SearchHit, error) {
+	var hits []policywire.SearchHit
 	for _, it := range s.items {
 		if q.Match(query.Prepare(it)) {
-			hits = append(hits, bot.SearchHit{Item: it, Score: 1, Snippet: markWords(it.Summary, query.Words(q))})
+			hits = append(hits, policywire.SearchHit{Item: it, Score: 1, Snippet: markWords(it.Summary, query.Words(q))})
 		}
 	}
 	sort.SliceStable(hits, func(i, j int) bool { return hits[i].Item.Date().After(hits[j].Item.Date()) })

@@ -31,9 +31,9 @@ import (
 const testSigningSecret = "8f742231b10e8888abcd99yyyzzz85a5"
 
 // searchFunc is a bot.Searcher made of a function.
-type searchFunc func(ctx context.Context, q *query.Query, o bot.SearchOptions) ([]bot.SearchHit, error)
+type searchFunc func(ctx context.Context, q *query.Query, o policywire.SearchOptions) ([]policywire.SearchHit, error)
 
-func (f searchFunc) Search(ctx context.Context, q *query.Query, o bot.SearchOptions) ([]bot.SearchHit, error) {
+func (f searchFunc) Search(ctx context.Context, q *query.Query, o policywire.SearchOptions) ([]policywire.SearchHit, error) {
 	return f(ctx, q, o)
 }
 
@@ -47,7 +47,7 @@ type archive struct {
 	err  error
 }
 
-func (a *archive) Search(ctx context.Context, q *query.Query, o bot.SearchOptions) ([]bot.SearchHit, error) {
+func (a *archive) Search(ctx context.Context, q *query.Query, o policywire.SearchOptions) ([]policywire.SearchHit, error) {
 	a.calls.Add(1)
 	if a.gate != nil {
 		select {
@@ -59,10 +59,10 @@ func (a *archive) Search(ctx context.Context, q *query.Query, o bot.SearchOption
 	if a.err != nil {
 		return nil, a.err
 	}
-	var hits []bot.SearchHit
+	var hits []policywire.SearchHit
 	for _, it := range a.items {
 		if q.MatchItem(it) {
-			hits = append(hits, bot.SearchHit{Item: it, Score: 1, Snippet: markWords(it.Summary, query.Words(q))})
+			hits = append(hits, policywire.SearchHit{Item: it, Score: 1, Snippet: markWords(it.Summary, query.Words(q))})
 		}
 		if o.Limit > 0 && len(hits) == o.Limit {
 			break

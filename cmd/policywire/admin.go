@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/policywire/policywire"
 	"github.com/policywire/policywire/bot"
 	"github.com/policywire/policywire/internal/control"
 	"github.com/policywire/policywire/query"
@@ -142,7 +143,7 @@ func newSearchCmd(a *app) *cobra.Command {
 				}
 				return usageError(err)
 			}
-			var hits []bot.SearchHit
+			var hits []policywire.SearchHit
 			st, err := openStore(cfg, true, 300*time.Millisecond)
 			switch {
 			case err == nil:
@@ -152,7 +153,7 @@ func newSearchCmd(a *app) *cobra.Command {
 					return fmt.Errorf("search: %w (rebuild it with 'policywire reindex')", err)
 				}
 				defer idx.Close()
-				hits, err = idx.Search(cmd.Context(), q, bot.SearchOptions{Limit: limit})
+				hits, err = idx.Search(cmd.Context(), q, policywire.SearchOptions{Limit: limit})
 				if err != nil {
 					return err
 				}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/policywire/policywire/config"
 	"github.com/policywire/policywire/query"
 	"github.com/policywire/policywire/store"
 	"github.com/policywire/policywire/store/index"
@@ -27,8 +28,7 @@ func newCheckCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "%s: ok: %s, %s, %s\n", cfg.Path,
-				plural(len(cfg.Sources), "source"), plural(len(cfg.Topics), "topic"), plural(len(cfg.Channels), "channel"))
+			fmt.Fprintln(a.stdout, checkedLine(cfg))
 			if !data {
 				return nil
 			}
@@ -60,6 +60,12 @@ func (a *app) checkData(db, indexDir string) error {
 	}
 	fmt.Fprintf(a.stdout, "%s: ok: %s\n", indexDir, plural(items, "item"))
 	return nil
+}
+
+// checkedLine is what check prints for a valid config.
+func checkedLine(cfg *config.Config) string {
+	return fmt.Sprintf("%s: ok: %s, %s, %s", cfg.Path,
+		plural(len(cfg.Sources), "source"), plural(len(cfg.Topics), "topic"), plural(len(cfg.Channels), "channel"))
 }
 
 // queryCheck is the topic query check config.Load runs.

@@ -52,7 +52,7 @@ func controlHandler(b *bot.Bot, st *store.Store, idx *index.Index) http.Handler 
 			return
 		}
 		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
-		hits, err := b.FreshSearcher(idx).Search(r.Context(), q, bot.SearchOptions{Limit: max(limit, 1)})
+		hits, err := b.FreshSearcher(idx).Search(r.Context(), q, policywire.SearchOptions{Limit: max(limit, 1)})
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return

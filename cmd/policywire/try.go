@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/policywire/policywire/bot"
+	"github.com/policywire/policywire/internal/wiring"
 	"github.com/policywire/policywire/sources"
 	"github.com/policywire/policywire/store"
 )
@@ -57,7 +58,7 @@ func newTryCmd(a *app) *cobra.Command {
 			fetcher := newFetcher(cfg, logger)
 			defer fetcher.Close()
 			start := time.Now()
-			res, err := sources.Read(cmd.Context(), fetcher, src, v, cfg.Location)
+			res, err := sources.Read(cmd.Context(), fetcher, wiring.Source(src), v, cfg.Location)
 			took := time.Since(start)
 			if err != nil {
 				kind := sources.KindOf(err)

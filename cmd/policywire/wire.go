@@ -12,6 +12,7 @@ import (
 	"github.com/policywire/policywire/bot/matrix"
 	slacksender "github.com/policywire/policywire/bot/slack"
 	"github.com/policywire/policywire/config"
+	"github.com/policywire/policywire/internal/wiring"
 	"github.com/policywire/policywire/sources"
 	"github.com/policywire/policywire/store"
 	"github.com/policywire/policywire/summary"
@@ -36,7 +37,7 @@ func openStore(cfg *config.Config, readOnly bool, timeout time.Duration) (*store
 
 // newFetcher builds the one hardened fetcher of the process.
 func newFetcher(cfg *config.Config, logger *slog.Logger) *sources.Fetcher {
-	o := sources.FetcherOptionsFrom(cfg.Fetch)
+	o := wiring.FetcherOptions(cfg.Fetch)
 	o.Logger = logger
 	return sources.NewFetcher(o)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/mmcdole/gofeed"
 
+	"github.com/policywire/policywire/internal/wiring"
 	"github.com/policywire/policywire/sources"
 )
 
@@ -52,7 +53,7 @@ func (r *runner) floor(ctx context.Context) error {
 	settle()
 	cpu0 = processCPU()
 	for i, b := range bodies {
-		src := cfg.Sources[i]
+		src := wiring.Source(cfg.Sources[i])
 		if _, err := sources.Parse(src, b, src.URL, contentType(srcs[i]), time.UTC); err != nil {
 			return fmt.Errorf("bench: parse %s: %w", src.ID, err)
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/mmcdole/gofeed"
 
+	"github.com/policywire/policywire/internal/wiring"
 	"github.com/policywire/policywire/sources"
 )
 
@@ -37,7 +38,7 @@ func BenchmarkFloor(b *testing.B) {
 		}
 		cpu1 := processCPU()
 		for i, body := range bodies {
-			src := cfg.Sources[i]
+			src := wiring.Source(cfg.Sources[i])
 			if _, err := sources.Parse(src, body, src.URL, contentType(srcs[i]), time.UTC); err != nil {
 				b.Fatal(err)
 			}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/policywire/policywire/bot"
+	"github.com/policywire/policywire/internal/wiring"
 	"github.com/policywire/policywire/sources"
 	"github.com/policywire/policywire/store"
 )
@@ -52,7 +53,7 @@ func (r *runner) ingest(ctx context.Context) error {
 	items := 0
 	for i, body := range bodies {
 		src := cfg.Sources[i]
-		its, err := sources.Parse(src, body, src.URL, contentType(srcs[i]), time.UTC)
+		its, err := sources.Parse(wiring.Source(src), body, src.URL, contentType(srcs[i]), time.UTC)
 		if err != nil {
 			return fmt.Errorf("bench: parse %s: %w", src.ID, err)
 		}

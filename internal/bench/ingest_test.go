@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/policywire/policywire/bot"
+	"github.com/policywire/policywire/internal/wiring"
 	"github.com/policywire/policywire/sources"
 	"github.com/policywire/policywire/store"
 )
@@ -46,7 +47,7 @@ func loadIngestFixture() (ingestFixture, error) {
 		f := &ingestFixtureVal
 		for i, body := range bodies {
 			src := cfg.Sources[i]
-			its, err := sources.Parse(src, body, src.URL, contentType(srcs[i]), time.UTC)
+			its, err := sources.Parse(wiring.Source(src), body, src.URL, contentType(srcs[i]), time.UTC)
 			if err != nil {
 				ingestFixtureErr = fmt.Errorf("parse %s: %w", src.ID, err)
 				return

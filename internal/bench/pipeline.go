@@ -15,6 +15,7 @@ import (
 	"github.com/policywire/policywire/bot"
 	slacksender "github.com/policywire/policywire/bot/slack"
 	"github.com/policywire/policywire/config"
+	"github.com/policywire/policywire/internal/wiring"
 	"github.com/policywire/policywire/sources"
 	"github.com/policywire/policywire/store"
 	"github.com/policywire/policywire/store/index"
@@ -267,7 +268,7 @@ func (env *pipelineEnv) open(dir string) error {
 	}
 	env.index = idx
 	cfg := env.cfg
-	fo := sources.FetcherOptionsFrom(cfg.Fetch)
+	fo := wiring.FetcherOptions(cfg.Fetch)
 	env.fetcher = sources.NewFetcher(fo)
 	full := summary.New(summary.Options{Config: cfg.Summary, Pages: env.fetcher, Cache: st})
 	sender := slacksender.New(slacksender.Options{

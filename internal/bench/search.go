@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/policywire/policywire"
-	"github.com/policywire/policywire/bot"
 	"github.com/policywire/policywire/query"
 	"github.com/policywire/policywire/store/index"
 )
@@ -136,7 +135,7 @@ func (r *runner) search(ctx context.Context) error {
 		for k := range r.opts.SearchQueries {
 			q := queries[k%len(queries)]
 			t0 := time.Now()
-			res, err := idx.Search(ctx, q, bot.SearchOptions{Limit: 5, Newest: k%7 == 3})
+			res, err := idx.Search(ctx, q, policywire.SearchOptions{Limit: 5, Newest: k%7 == 3})
 			lat = append(lat, time.Since(t0))
 			if err != nil {
 				return fmt.Errorf("bench: search %q: %w", q, err)
@@ -165,7 +164,7 @@ func (r *runner) checkSearch(ctx context.Context, idx *index.Index, seed uint64,
 		r.fail("search: the query for %q does not parse: %v", newest.Title, err)
 		return
 	}
-	hits, err := idx.Search(ctx, q, bot.SearchOptions{Limit: 5, Newest: true})
+	hits, err := idx.Search(ctx, q, policywire.SearchOptions{Limit: 5, Newest: true})
 	if err != nil {
 		r.fail("search: %v", err)
 		return

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/policywire/policywire"
+	"github.com/policywire/policywire/internal/wiring"
 	"github.com/policywire/policywire/sources"
 	"github.com/policywire/policywire/summary"
 )
@@ -19,7 +20,7 @@ func benchItems(tb testing.TB, n int) []policywire.Item {
 	cfg := benchConfig(n, 8, "http://127.0.0.1", "")
 	var items []policywire.Item
 	for i, b := range bodies {
-		its, err := sources.Parse(cfg.Sources[i], b, cfg.Sources[i].URL, contentType(srcs[i]), time.UTC)
+		its, err := sources.Parse(wiring.Source(cfg.Sources[i]), b, cfg.Sources[i].URL, contentType(srcs[i]), time.UTC)
 		if err != nil {
 			tb.Fatal(err)
 		}

@@ -26,6 +26,7 @@ import (
 	"github.com/policywire/policywire/bot"
 	"github.com/policywire/policywire/bot/console"
 	"github.com/policywire/policywire/config"
+	"github.com/policywire/policywire/internal/wiring"
 	"github.com/policywire/policywire/sources"
 	"github.com/policywire/policywire/store"
 	"github.com/policywire/policywire/store/index"
@@ -124,7 +125,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		}
 	}()
 
-	fo := sources.FetcherOptionsFrom(cfg.Fetch)
+	fo := wiring.FetcherOptions(cfg.Fetch)
 	fo.Now, fo.Logger = o.Now, o.Logger
 	fetcher := sources.NewFetcher(fo)
 	defer fetcher.Close()

@@ -3,8 +3,6 @@ package e2eharness
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -236,103 +234,6 @@ func MatrixRoomOf(path string) string {
 // IsMatrixSend reports whether a request sends a message event.
 func IsMatrixSend(r *http.Request) bool {
 	return r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/send/")
-}
-
-// SourceResponse is how a SourceServer answers one path.
-type SourceResponse struct {
-	Status      int // 0 means 200
-	Body        []byte
-	ContentType string
-	// ETag is sent as given; "" derives a strong one from the body. A 200
-	// answer with a matching If-None-Match becomes 304.
-	ETag string
-	// Delay holds the answer back, as a source that times out does.
-	Delay time.Duration
-}
-
-// SourceServer serves sources whose behaviour a test changes while the bot
-// runs: failures, slow answers, ETags that change while the content does
-// not. It counts requests per path.
-type SourceServer struct {
-	*httptest.Server
-	mu       sync.Mutex
-	paths    map[string]SourceResponse
-	requests map[string]int
-	closed   chan struct{}
-}
-
-// NewSourceServer starts an empty source server, closed when the test ends.
-func NewSourceServer(t testing.TB) *SourceServer {
-	s := &SourceServer{paths: map[string]SourceResponse{}, requests: map[string]int{}, closed: make(chan struct{})}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(func() {
-		close(s.closed)
-		s.Server.CloseClientConnections()
-		s.Close()
-	})
-	return s
-}
-
-// Set replaces how path answers.
-func (s *SourceServer) Set(path string, r SourceResponse) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.paths[path] = r
-}
-
-// Get returns how path answers now.
-func (s *SourceServer) Get(path string) SourceResponse {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.paths[path]
-}
-
-// Requests counts the requests path received.
-func (s *SourceServer) Requests(path string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.requests[path]
-}
-
-func (s *SourceServer) serve(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	resp, ok := s.paths[r.URL.Path]
-	s.requests[r.URL.Path]++
-	s.mu.Unlock()
-	if !ok {
-		http.NotFound(w, r)
-		return
-	}
-	if resp.Delay > 0 {
-		select {
-		case <-time.After(resp.Delay):
-		case <-r.Context().Done():
-			return
-		case <-s.closed:
-			return
-		}
-	}
-	status := resp.Status
-	if status == 0 {
-		status = http.StatusOK
-	}
-	if resp.ContentType != "" {
-		w.Header().Set("Content-Type", resp.ContentType)
-	}
-	if status == http.StatusOK {
-		etag := resp.ETag
-		if etag == "" {
-			sum := sha256.Sum256(resp.Body)
-			etag = `"` + hex.EncodeToString(sum[:8]) + `"`
-		}
-		w.Header().Set("ETag", etag)
-		if r.Header.Get("If-None-Match") == etag {
-			w.WriteHeader(http.StatusNotModified)
-			return
-		}
-	}
-	w.WriteHeader(status)
-	_, _ = w.Write(resp.Body)
 }
 
 // GUIDItem is a feed item whose GUID is not its link.

@@ -5,53 +5,74 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/policywire/policywire/config"
 )
 
 // FixtureServer serves source fixtures on loopback the way a well-behaved
 // publisher does: a strong ETag per body and 304 to a matching
-// If-None-Match. Bodies can be replaced while it runs, and a path can be
-// made to answer with any status, so tests can make a source gain items,
-// fail, or recover.
+// If-None-Match. How a path answers can be replaced while it runs (any
+// status and headers, an ETag of the test's choosing, a delay), so tests
+// can make a source gain items, fail, time out, change its ETag without
+// changing its content, or recover. It counts requests per path.
 type FixtureServer struct {
 	*httptest.Server
 	mu       sync.Mutex
-	bodies   map[string]fixtureBody
+	paths    map[string]FixtureResponse
 	requests map[string]int
+	closed   chan struct{}
 }
 
-type fixtureBody struct {
-	body        []byte
-	contentType string
-	status      int
-	header      http.Header
+// FixtureResponse is how a FixtureServer answers one path.
+type FixtureResponse struct {
+	Status      int // 0 means 200
+	Body        []byte
+	ContentType string
+	// Header holds extra headers; ContentType and ETag win over it.
+	Header http.Header
+	// ETag is sent as given; "" derives a strong one from the body. A 200
+	// answer with a matching If-None-Match becomes 304.
+	ETag string
+	// Delay holds the answer back, as a source that times out does.
+	Delay time.Duration
 }
 
-// NewFixtureServer starts an empty fixture server, closed at test end.
+// NewFixtureServer starts an empty fixture server, closed at test end
+// (delayed answers are abandoned then).
 func NewFixtureServer(t testing.TB) *FixtureServer {
-	f := &FixtureServer{bodies: map[string]fixtureBody{}, requests: map[string]int{}}
+	f := &FixtureServer{paths: map[string]FixtureResponse{}, requests: map[string]int{}, closed: make(chan struct{})}
 	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.Close)
+	t.Cleanup(func() {
+		close(f.closed)
+		f.Server.CloseClientConnections()
+		f.Close()
+	})
 	return f
 }
 
 // Set serves body at path with status 200.
 func (f *FixtureServer) Set(path string, body []byte, contentType string) {
-	f.SetStatus(path, 200, body, contentType, nil)
+	f.SetResponse(path, FixtureResponse{Body: body, ContentType: contentType})
 }
 
 // SetStatus serves body at path with any status and extra headers.
 func (f *FixtureServer) SetStatus(path string, status int, body []byte, contentType string, header http.Header) {
+	f.SetResponse(path, FixtureResponse{Status: status, Body: body, ContentType: contentType, Header: header})
+}
+
+// SetResponse replaces how path answers.
+func (f *FixtureServer) SetResponse(path string, r FixtureResponse) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.bodies[path] = fixtureBody{body: body, contentType: contentType, status: status, header: header}
+	f.paths[path] = r
 }
 
 // Requests counts the requests a path has received.
@@ -63,32 +84,48 @@ func (f *FixtureServer) Requests(path string) int {
 
 func (f *FixtureServer) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
-	fb, ok := f.bodies[r.URL.Path]
+	resp, ok := f.paths[r.URL.Path]
 	f.requests[r.URL.Path]++
 	f.mu.Unlock()
 	if !ok {
 		http.NotFound(w, r)
 		return
 	}
-	for k, vs := range fb.header {
+	if resp.Delay > 0 {
+		select {
+		case <-time.After(resp.Delay):
+		case <-r.Context().Done():
+			return
+		case <-f.closed:
+			return
+		}
+	}
+	for k, vs := range resp.Header {
 		for _, v := range vs {
 			w.Header().Add(k, v)
 		}
 	}
-	if fb.contentType != "" {
-		w.Header().Set("Content-Type", fb.contentType)
+	if resp.ContentType != "" {
+		w.Header().Set("Content-Type", resp.ContentType)
 	}
-	if fb.status == http.StatusOK {
-		sum := sha256.Sum256(fb.body)
-		etag := `"` + hex.EncodeToString(sum[:8]) + `"`
+	status := resp.Status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if status == http.StatusOK {
+		etag := resp.ETag
+		if etag == "" {
+			sum := sha256.Sum256(resp.Body)
+			etag = `"` + hex.EncodeToString(sum[:8]) + `"`
+		}
 		w.Header().Set("ETag", etag)
 		if r.Header.Get("If-None-Match") == etag {
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
 	}
-	w.WriteHeader(fb.status)
-	_, _ = w.Write(fb.body)
+	w.WriteHeader(status)
+	_, _ = w.Write(resp.Body)
 }
 
 // RepoRoot is the repository's top folder, found from this file.
@@ -135,4 +172,28 @@ func FixtureSources(t testing.TB) map[string]config.Source {
 		out[s.ID] = s
 	}
 	return out
+}
+
+// LoopbackURL is where ServeAs serves a public URL on this server: the
+// host becomes the first part of the path, so sources of many hosts can
+// share one server without their paths colliding. The query is kept.
+func (f *FixtureServer) LoopbackURL(publicURL string) string {
+	u, err := url.Parse(publicURL)
+	if err != nil || u.Host == "" {
+		return publicURL
+	}
+	out := f.URL + "/" + u.Host + u.EscapedPath()
+	if u.RawQuery != "" {
+		out += "?" + u.RawQuery
+	}
+	return out
+}
+
+// ServeAs serves body for a public URL (see LoopbackURL) and returns the
+// loopback URL to fetch instead.
+func (f *FixtureServer) ServeAs(publicURL string, body []byte, contentType string) string {
+	local := f.LoopbackURL(publicURL)
+	u, _ := url.Parse(local)
+	f.Set(u.Path, body, contentType)
+	return local
 }

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/policywire/policywire"
-	"github.com/policywire/policywire/bot"
 	"github.com/policywire/policywire/query"
 )
 
@@ -228,7 +227,7 @@ func BenchmarkSearch(b *testing.B) {
 				q := parsed[i%len(parsed)]
 				i++
 				t0 := time.Now()
-				if _, err := x.Search(ctx, q, bot.SearchOptions{Limit: 5, Newest: newest}); err != nil {
+				if _, err := x.Search(ctx, q, policywire.SearchOptions{Limit: 5, Newest: newest}); err != nil {
 					b.Fatal(err)
 				}
 				lat = append(lat, time.Since(t0))

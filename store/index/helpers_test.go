@@ -12,9 +12,9 @@ import (
 	_ "time/tzdata"
 
 	"github.com/policywire/policywire"
-	"github.com/policywire/policywire/bot"
 	"github.com/policywire/policywire/config"
 	"github.com/policywire/policywire/internal/testenv"
+	"github.com/policywire/policywire/internal/wiring"
 	"github.com/policywire/policywire/query"
 	"github.com/policywire/policywire/sources"
 )
@@ -62,7 +62,7 @@ func fixtureItems(t testing.TB) []policywire.Item {
 		if !ok {
 			t.Fatalf("no source %q in sources.yaml", fx.source)
 		}
-		items, err := sources.Parse(src, testenv.SourceFixture(t, fx.file), src.URL, testenv.ContentTypeFor(fx.file), loc)
+		items, err := sources.Parse(wiring.Source(src), testenv.SourceFixture(t, fx.file), src.URL, testenv.ContentTypeFor(fx.file), loc)
 		if err != nil {
 			t.Fatalf("parse %s: %v", fx.file, err)
 		}
@@ -112,7 +112,7 @@ func openWith(t testing.TB, items []policywire.Item) *Index {
 // searchIDs returns the IDs of every item a search finds, sorted.
 func searchIDs(t testing.TB, x *Index, q *query.Query) []string {
 	t.Helper()
-	hits, err := x.Search(context.Background(), q, bot.SearchOptions{Limit: 100000})
+	hits, err := x.Search(context.Background(), q, policywire.SearchOptions{Limit: 100000})
 	if err != nil {
 		t.Fatalf("search %s: %v", q, err)
 	}

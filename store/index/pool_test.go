@@ -9,7 +9,7 @@ import (
 
 	"github.com/blevesearch/bleve/v2"
 
-	"github.com/policywire/policywire/bot"
+	"github.com/policywire/policywire"
 	"github.com/policywire/policywire/query"
 )
 
@@ -111,7 +111,7 @@ func TestRankPool(t *testing.T) {
 	}
 	for _, pool := range []int{1, 1000} {
 		rankPool = pool
-		hits, err := x.Search(context.Background(), q, bot.SearchOptions{Limit: limit})
+		hits, err := x.Search(context.Background(), q, policywire.SearchOptions{Limit: limit})
 		if err != nil {
 			t.Fatal(err)
 		}

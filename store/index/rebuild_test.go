@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/policywire/policywire"
-	"github.com/policywire/policywire/bot"
 	"github.com/policywire/policywire/query"
 	"github.com/policywire/policywire/store"
 )
@@ -344,7 +343,7 @@ func TestDeleteAndPrune(t *testing.T) {
 		t.Errorf("Prune removed %d items, want %d", n, want)
 	}
 	assertCount(t, x, len(items)-1-want)
-	hits, err := x.Search(context.Background(), query.MustParse("NOT zzzz"), bot.SearchOptions{Limit: 1000, Newest: true})
+	hits, err := x.Search(context.Background(), query.MustParse("NOT zzzz"), policywire.SearchOptions{Limit: 1000, Newest: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,7 +363,7 @@ func TestConcurrentIndexAndSearch(t *testing.T) {
 	for range 3 {
 		wg.Go(func() {
 			for range 30 {
-				if _, err := x.Search(ctx, query.MustParse(`cyber* OR budget`), bot.SearchOptions{Limit: 5}); err != nil {
+				if _, err := x.Search(ctx, query.MustParse(`cyber* OR budget`), policywire.SearchOptions{Limit: 5}); err != nil {
 					errs <- err
 					return
 				}
@@ -395,7 +394,7 @@ func TestClosed(t *testing.T) {
 	if err := x.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
-	if _, err := x.Search(context.Background(), query.MustParse("x"), bot.SearchOptions{}); err == nil {
+	if _, err := x.Search(context.Background(), query.MustParse("x"), policywire.SearchOptions{}); err == nil {
 		t.Error("search on a closed index worked")
 	}
 	if err := x.Index(corpusItems(t)[:1]); err == nil {

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/policywire/policywire"
-	"github.com/policywire/policywire/bot"
 	"github.com/policywire/policywire/query"
 )
 
@@ -23,9 +22,9 @@ func keyID(t *testing.T, items []policywire.Item, slug string) string {
 	return ""
 }
 
-func topIDs(t *testing.T, x *Index, q string, n int) ([]string, []bot.SearchHit) {
+func topIDs(t *testing.T, x *Index, q string, n int) ([]string, []policywire.SearchHit) {
 	t.Helper()
-	hits, err := x.Search(context.Background(), query.MustParse(q), bot.SearchOptions{Limit: n})
+	hits, err := x.Search(context.Background(), query.MustParse(q), policywire.SearchOptions{Limit: n})
 	if err != nil {
 		t.Fatalf("search %s: %v", q, err)
 	}
@@ -101,7 +100,7 @@ func TestRecencyBreaksTies(t *testing.T) {
 		return strings.Compare(a.ID, b.ID)
 	})
 	for _, limit := range []int{1, 3, 5, 10, 40, 300} {
-		hits, err := x.Search(context.Background(), query.MustParse(`NOT zebra`), bot.SearchOptions{Limit: limit, Newest: true})
+		hits, err := x.Search(context.Background(), query.MustParse(`NOT zebra`), policywire.SearchOptions{Limit: limit, Newest: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -115,7 +114,7 @@ func TestRecencyBreaksTies(t *testing.T) {
 		}
 	}
 
-	hits, err := x.Search(context.Background(), query.MustParse(`council`), bot.SearchOptions{Limit: 1000, Newest: true})
+	hits, err := x.Search(context.Background(), query.MustParse(`council`), policywire.SearchOptions{Limit: 1000, Newest: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,6 @@ import (
 	bleveQuery "github.com/blevesearch/bleve/v2/search/query"
 
 	"github.com/policywire/policywire"
-	"github.com/policywire/policywire/bot"
 	"github.com/policywire/policywire/query"
 )
 
@@ -39,14 +38,12 @@ const (
 // SnippetMaxChars bounds a hit's snippet, in characters.
 const SnippetMaxChars = 200
 
-var _ bot.Searcher = (*Index)(nil)
-
 // Search finds the items matching q: exactly those query.Match accepts.
 // They come best first (relevance weighed by recency), or newest first with
 // o.Newest, at most o.Limit of them (DefaultLimit when zero). Each hit
 // carries the item's ID, title, URL, source, language, date and summary,
 // and a snippet of the summary with the matched words between « and ».
-func (x *Index) Search(ctx context.Context, q *query.Query, o bot.SearchOptions) ([]bot.SearchHit, error) {
+func (x *Index) Search(ctx context.Context, q *query.Query, o policywire.SearchOptions) ([]policywire.SearchHit, error) {
 	if q == nil {
 		return nil, errors.New("index: search: no query")
 	}
@@ -69,9 +66,9 @@ func (x *Index) Search(ctx context.Context, q *query.Query, o bot.SearchOptions)
 	if err != nil {
 		return nil, err
 	}
-	hits := make([]bot.SearchHit, 0, len(res.Hits))
+	hits := make([]policywire.SearchHit, 0, len(res.Hits))
 	for _, h := range res.Hits {
-		hits = append(hits, bot.SearchHit{Item: hitItem(h), Score: h.Score})
+		hits = append(hits, policywire.SearchHit{Item: hitItem(h), Score: h.Score})
 	}
 	if !byDate {
 		rerank(hits)
@@ -303,7 +300,7 @@ func hitItem(h *search.DocumentMatch) policywire.Item {
 
 // rerank orders hits by score weighed by recency; ties go to the newer
 // item, then to the smaller ID, so that the order is stable.
-func rerank(hits []bot.SearchHit) {
+func rerank(hits []policywire.SearchHit) {
 	var newest time.Time
 	for _, h := range hits {
 		if d := h.Item.Published; d.After(newest) {
@@ -313,7 +310,7 @@ func rerank(hits []bot.SearchHit) {
 	for i := range hits {
 		hits[i].Score *= recencyWeight(newest, hits[i].Item.Published)
 	}
-	slices.SortStableFunc(hits, func(a, b bot.SearchHit) int {
+	slices.SortStableFunc(hits, func(a, b policywire.SearchHit) int {
 		if c := cmp.Compare(b.Score, a.Score); c != 0 {
 			return c
 		}

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/policywire/policywire/bot"
+	"github.com/policywire/policywire"
 	"github.com/policywire/policywire/query"
 )
 
@@ -97,7 +97,7 @@ func isWordByte(s string, i int) bool {
 // stored) gives the summary's start unmarked.
 func TestSearchSnippet(t *testing.T) {
 	x := openWith(t, corpusItems(t))
-	hits, err := x.Search(context.Background(), query.MustParse(`Cyberdiplomatie Völkerrecht`), bot.SearchOptions{Limit: 5})
+	hits, err := x.Search(context.Background(), query.MustParse(`Cyberdiplomatie Völkerrecht`), policywire.SearchOptions{Limit: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestSearchSnippet(t *testing.T) {
 		t.Errorf("snippet\n got %q\nwant %q", hits[0].Snippet, want)
 	}
 
-	hits, err = x.Search(context.Background(), query.MustParse(`"new tech ambassador"`), bot.SearchOptions{Limit: 5})
+	hits, err = x.Search(context.Background(), query.MustParse(`"new tech ambassador"`), policywire.SearchOptions{Limit: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
