@@ -1,8 +1,10 @@
 package index
 
 import (
+	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -42,5 +44,32 @@ func TestIndexDiskFull(t *testing.T) {
 	}
 	if n, err := Verify(dir, st); err != nil || n != uint64(len(items)) {
 		t.Fatalf("index after the disk was full: %d items, %v", n, err)
+	}
+}
+
+// TestRepairAfterBleveFailure: once bleve has failed on the open index
+// (it panics writing after a segment it could not persist on a full disk),
+// the next write rebuilds the index in place from the database, logging
+// why, and the index holds and finds every item again.
+func TestRepairAfterBleveFailure(t *testing.T) {
+	items := corpusItems(t)
+	st := archive(t, items)
+	logs, logger := newLogBuffer()
+	x, err := OpenOrRebuild(context.Background(), filepath.Join(t.TempDir(), "index"), st, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	err = x.failed(func() error { panic("assignment to entry in nil map") })
+	if !errors.Is(err, ErrBroken) {
+		t.Fatalf("a panic of bleve: err = %v, want ErrBroken", err)
+	}
+	if err := x.Index(items[:3]); err != nil {
+		t.Fatalf("the write after the failure: %v", err)
+	}
+	assertCount(t, x, len(items))
+	assertSearchable(t, x, items)
+	if !strings.Contains(logs.String(), "reason=broken") {
+		t.Errorf("log does not tell of the repair:\n%s", logs)
 	}
 }

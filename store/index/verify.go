@@ -1,6 +1,7 @@
 package index
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -80,16 +81,66 @@ func verifySegmentFile(path string) error {
 	return nil
 }
 
+// bleveFailure is a panic or memory fault of bleve, caught.
+type bleveFailure struct{ v any }
+
+func (e bleveFailure) Error() string { return fmt.Sprintf("bleve failed on it: %v", e.v) }
+
 // guard runs fn, turning a panic or a memory fault on a mapped file (a
-// damaged index makes bleve do either) into an error.
+// damaged index makes bleve do either, and so does a write after one that
+// failed on a full disk) into a bleveFailure.
 func guard(fn func() error) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("bleve failed on it: %v", r)
+			err = bleveFailure{r}
 		}
 	}()
 	return fn()
+}
+
+// failed runs a write or a search through guard; when bleve panicked, the
+// index is marked broken, to be rebuilt by the next write (see repair),
+// and the error wraps ErrBroken.
+func (x *Index) failed(fn func() error) error {
+	err := guard(fn)
+	var bf bleveFailure
+	if errors.As(err, &bf) {
+		x.broken.Store(&err)
+		x.logger.Error("search index failed; it is rebuilt from the database at the next write", "dir", x.dir, "err", err)
+		return fmt.Errorf("%w: %w", ErrBroken, err)
+	}
+	return err
+}
+
+// repair rebuilds, in place, an index that bleve failed on, so that the
+// daemon need not be restarted: the database has every item. While the
+// disk is still full the rebuild fails and the next write tries again.
+func (x *Index) repair() error {
+	if x.broken.Load() == nil {
+		return nil
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	cause := x.broken.Load()
+	if cause == nil {
+		return nil
+	}
+	if x.closed {
+		return errClosed
+	}
+	if x.st == nil {
+		return fmt.Errorf("index: %s: %w: %w", x.dir, ErrBroken, *cause)
+	}
+	_ = guard(x.idx.Close)
+	fresh, _, err := rebuild(context.Background(), x.dir, x.st, x.logger, "broken")
+	if err != nil {
+		return fmt.Errorf("index: %s: %w: %w (rebuilding it: %w)", x.dir, ErrBroken, *cause, err)
+	}
+	x.idx = fresh.idx
+	x.spans.Store(nil)
+	x.broken.Store(nil)
+	return nil
 }
 
 // Verify checks, without changing anything, that the index in dir opens,
