@@ -106,6 +106,9 @@ func TestSurvivalDiskFull(t *testing.T) {
 	if warning := sl.Posts("C0ADMIN")[0].Text; !strings.Contains(warning, "disk full") || !strings.Contains(warning, dataDir) {
 		t.Errorf("admin warning %q, want it to name the full disk and the data directory", warning)
 	}
+	e2eharness.Eventually(t, 60*time.Second, "a queued alert posted while the disk is full", func() bool {
+		return len(postedTitles(sl.Posts("C0DESK"), queued)) > 0
+	})
 	recorded := p.FindLogs(func(r e2eharness.LogRecord) bool {
 		return r.Msg() == "delivered, but the delivery could not be recorded; retrying the record"
 	})
