@@ -2,7 +2,9 @@ package bot
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -76,7 +78,7 @@ func (x *batchIndexer) Index(items []policywire.Item) error {
 }
 
 // Flush writes what is queued.
-func (x *batchIndexer) Flush() error {
+func (x *batchIndexer) Flush() (err error) {
 	x.flushing.Lock()
 	defer x.flushing.Unlock()
 	x.mu.Lock()
@@ -86,7 +88,7 @@ func (x *batchIndexer) Flush() error {
 	if len(items) == 0 {
 		return nil
 	}
-	err := x.next.Index(items)
+	err = x.indexRecovered(items)
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.failed = err
@@ -106,6 +108,18 @@ func (x *batchIndexer) Flush() error {
 		x.bufText += textSize(it)
 	}
 	return err
+}
+
+// indexRecovered writes items to the index. The index is derived: a crash
+// of the indexer is an error of this batch (kept for the next flush;
+// reindex rebuilds the index), never the end of the daemon.
+func (x *batchIndexer) indexRecovered(items []policywire.Item) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &PanicError{What: fmt.Sprintf("the search index, on %d items,", len(items)), Value: r, Stack: debug.Stack()}
+		}
+	}()
+	return x.next.Index(items)
 }
 
 // Failure is how many items were given up on and the error of the last

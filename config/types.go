@@ -50,6 +50,7 @@ type Config struct {
 	Fetch    Fetch
 	Defaults Defaults
 	Summary  Summary
+	Chat     Chat
 
 	// Topics keep the order of the file.
 	Topics   []Topic
@@ -60,6 +61,15 @@ type Config struct {
 	// Admin is the id of the channel told about failing sources and bad
 	// reloads; "" for none.
 	Admin string
+	// Warnings are FILE:LINE:COL messages about a valid config that
+	// should still change (a secret written in the file).
+	Warnings []string
+}
+
+// Chat limits what chat commands may change.
+type Chat struct {
+	// MaxSubscriptions bounds the subscriptions of one channel.
+	MaxSubscriptions int
 }
 
 // Log sets logging: level is debug, info, warn or error; format is auto
@@ -69,9 +79,12 @@ type Log struct {
 	Format string
 }
 
-// HTTP is the bot's own listener; Listen "" turns it off.
+// HTTP is the bot's own listener; Listen "" turns it off. MetricsListen,
+// when set, serves /metrics on an address of its own instead (so the
+// public Slack endpoint need not expose it).
 type HTTP struct {
-	Listen string
+	Listen        string
+	MetricsListen string
 }
 
 // Fetch limits every outbound request.
@@ -160,6 +173,9 @@ type Slack struct {
 	AppToken      Secret
 	Command       string
 	APIURL        string
+	// Admins are Slack user ids (U…/W…) that may change subscriptions
+	// besides the workspace's own admins and owners.
+	Admins []string
 }
 
 // Matrix is the Matrix account of the bot.

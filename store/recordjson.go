@@ -36,7 +36,7 @@ func encodeItemRecord(rec *itemRecord) ([]byte, error) {
 // encodeOutboxRecord is encode(rec).
 func encodeOutboxRecord(rec *outboxRecord) ([]byte, error) {
 	a := &rec.Alert
-	n := 640 + itemSize(&a.Item) + len(a.SourceName) + len(rec.LastError)
+	n := 640 + itemSize(&a.Item) + len(a.SourceName) + len(rec.LastError) + len(rec.DigestID)
 	for _, r := range a.Also {
 		n += 64 + len(r.SourceName) + len(r.Title) + len(r.URL)
 	}
@@ -75,6 +75,7 @@ func encodeOutboxRecord(rec *outboxRecord) ([]byte, error) {
 		w.raw(`,"parked":true`)
 	}
 	w.optString(`,"park_reason":`, rec.ParkReason)
+	w.optString(`,"digest_id":`, rec.DigestID)
 	w.raw("}")
 	if !w.ok() || rec.Attempts < 0 {
 		return encode(rec)

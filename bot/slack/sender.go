@@ -356,7 +356,7 @@ func (s *Sender) postOnce(ctx context.Context, channel string, opts []slack.MsgO
 	if err != nil {
 		var rl *slack.RateLimitedError
 		if errors.As(err, &rl) {
-			s.block(channel, rl.RetryAfter)
+			s.block(channel, bot.CapRetryAfter(rl.RetryAfter))
 		}
 		return "", true, err
 	}
@@ -504,6 +504,16 @@ var permanentCodes = map[string]bool{
 	"deprecated_endpoint":                      true,
 }
 
+// outageCodes are Slack's answers when Slack itself is failing: every
+// message would get them, so they are waited out, never counted against
+// one message.
+var outageCodes = map[string]bool{
+	"internal_error":      true,
+	"fatal_error":         true,
+	"service_unavailable": true,
+	"request_timeout":     true,
+}
+
 // classify turns a Slack client error into the bot's error kinds. The
 // messages name the method and channel; the token is never part of them.
 func (s *Sender) classify(channel, method string, err error) error {
@@ -517,7 +527,7 @@ func (s *Sender) classify(channel, method string, err error) error {
 	wrapped := fmt.Errorf("slack: %s to %s: %w", method, channel, err)
 	var limited *slack.RateLimitedError
 	if errors.As(err, &limited) {
-		return &bot.RetryAfterError{After: limited.RetryAfter, Err: wrapped}
+		return &bot.RetryAfterError{After: bot.CapRetryAfter(limited.RetryAfter), Err: wrapped}
 	}
 	var apiErr slack.SlackErrorResponse
 	if errors.As(err, &apiErr) {
@@ -526,8 +536,12 @@ func (s *Sender) classify(channel, method string, err error) error {
 			return &bot.PermanentError{Reason: apiErr.Err, Err: wrapped}
 		case apiErr.Err == "ratelimited" || apiErr.Err == "rate_limited":
 			return &bot.RetryAfterError{After: defaultRetryAfter, Err: wrapped}
+		case outageCodes[apiErr.Err]:
+			return wrapped
 		}
-		return wrapped
+		// An answer naming an error this sender does not know: retried a
+		// few times, then the row is parked so the channel goes on.
+		return &bot.RejectedError{Reason: apiErr.Err, Err: wrapped}
 	}
 	var status slack.StatusCodeError
 	if errors.As(err, &status) {

@@ -28,6 +28,9 @@ func newCheckCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			for _, w := range cfg.Warnings {
+				fmt.Fprintln(a.stderr, w)
+			}
 			fmt.Fprintln(a.stdout, checkedLine(cfg))
 			if !data {
 				return nil
