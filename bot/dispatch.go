@@ -349,8 +349,8 @@ func (d *Dispatcher) deliver(ctx context.Context, ch config.Channel, sender Send
 		}
 	}()
 	if err == nil {
-		if err := d.recordDelivered(ctx, ch, row, ref); err != nil {
-			return time.Time{}, err
+		if err := d.Store.Delivered(ch.ID, row.Key, ref); err != nil {
+			return time.Time{}, fmt.Errorf("bot: mark delivered: %w", err)
 		}
 		d.settled(flightKey)
 		d.Logger.Debug("delivered", "channel", ch.ID, "alert", row.Alert.ID, "title", row.Alert.Item.Title)
@@ -376,30 +376,6 @@ func (d *Dispatcher) deliver(ctx context.Context, ch config.Channel, sender Send
 	}
 	d.settled(flightKey) // Attempts > 0 now sends it checked
 	return next, nil
-}
-
-// recordDelivered records a delivery the chat server accepted. When the
-// database does not take the write (a full disk), it tries again with the
-// channel held, rather than return and have the row posted a second time;
-// it gives up only when the worker stops, and a later start looks for the
-// earlier copy before posting.
-func (d *Dispatcher) recordDelivered(ctx context.Context, ch config.Channel, row store.OutboxRow, ref string) error {
-	wait := time.Second
-	for {
-		err := d.Store.Delivered(ch.ID, row.Key, ref)
-		if err == nil {
-			return nil
-		}
-		d.Logger.Error("delivered, but the delivery could not be recorded; retrying the record", "channel", ch.ID, "alert", row.Alert.ID, "retry_in", wait, "err", err)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("bot: mark delivered: %w", err)
-		case <-t.C:
-		}
-		wait = min(2*wait, 15*time.Second)
-	}
 }
 
 // parkReason says whether a failed attempt (the attempts-th) parks its

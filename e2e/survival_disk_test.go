@@ -110,7 +110,7 @@ func TestSurvivalDiskFull(t *testing.T) {
 		return len(postedTitles(sl.Posts("C0DESK"), queued)) > 0
 	})
 	recorded := p.FindLogs(func(r e2eharness.LogRecord) bool {
-		return r.Msg() == "delivered, but the delivery could not be recorded; retrying the record"
+		return r.Msg() == "outbox" && strings.Contains(r.Str("err"), "mark delivered")
 	})
 	t.Logf("while the disk was full: %d posts on the desk, %d deliveries not recorded at first", len(sl.Posts("C0DESK")), len(recorded))
 
