@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/policywire/policywire"
 	"github.com/policywire/policywire/bot"
+	"github.com/policywire/policywire/bot/matrix"
+	"github.com/policywire/policywire/config"
 	"github.com/policywire/policywire/internal/control"
 	"github.com/policywire/policywire/query"
 	"github.com/policywire/policywire/store"
@@ -116,14 +119,41 @@ func newBackupCmd(a *app) *cobra.Command {
 				return fmt.Errorf("backup: %w", err)
 			}
 			fmt.Fprintf(a.stdout, "backup written to %s (%s)\n", out, plural(n, "item"))
-			return nil
+			return a.backupMatrixState(cmd.Context(), cfg, out)
 		},
 	}
+}
+
+// backupMatrixState copies the Matrix device's state next to the database
+// backup: the crypto store (its keys; without them the device cannot read
+// what it was sent, nor be the same device) and the saved login of
+// matrix.password. Restoring puts them back into data_dir under their
+// names there.
+func (a *app) backupMatrixState(ctx context.Context, cfg *config.Config, out string) error {
+	if _, err := os.Stat(cryptoStorePath(cfg)); err == nil {
+		dst := out + "." + filepath.Base(cryptoStorePath(cfg))
+		if _, err := os.Stat(dst); err == nil {
+			return usageError(fmt.Errorf("%s exists; choose a new file name", dst))
+		}
+		if err := matrix.BackupCryptoStore(ctx, cryptoStorePath(cfg), dst); err != nil {
+			return fmt.Errorf("backup: %w", err)
+		}
+		fmt.Fprintf(a.stdout, "matrix crypto store written to %s (restore it as %s)\n", dst, cryptoStorePath(cfg))
+	}
+	if raw, err := os.ReadFile(sessionPath(cfg)); err == nil {
+		dst := out + "." + filepath.Base(sessionPath(cfg))
+		if err := os.WriteFile(dst, raw, 0o600); err != nil {
+			return fmt.Errorf("backup: %w", err)
+		}
+		fmt.Fprintf(a.stdout, "matrix login written to %s (restore it as %s)\n", dst, sessionPath(cfg))
+	}
+	return nil
 }
 
 func newSearchCmd(a *app) *cobra.Command {
 	var limit int
 	var asJSON bool
+	var at string
 	cmd := &cobra.Command{
 		Use:   "search QUERY",
 		Short: "Search the archive",
@@ -139,9 +169,16 @@ func newSearchCmd(a *app) *cobra.Command {
 			if err != nil {
 				var se *query.SyntaxError
 				if errors.As(err, &se) {
-					return usageError(fmt.Errorf("query does not parse at column %d: %s\n  %s\n  %s^", se.Pos, se.Msg, text, strings.Repeat(" ", max(se.Pos-1, 0))))
+					return usageError(fmt.Errorf("query does not parse at column %d: %s\n  %s\n  %s^", se.Pos, se.Msg, query.Clean(text), strings.Repeat(" ", max(se.Pos-1, 0))))
 				}
 				return usageError(err)
+			}
+			now := time.Now().In(cfg.Location)
+			if at != "" {
+				if now, err = time.Parse(time.RFC3339, at); err != nil {
+					return usageError(fmt.Errorf("--now: %w (write it as 2026-11-20T12:00:00Z)", err))
+				}
+				now = now.In(cfg.Location)
 			}
 			var hits []policywire.SearchHit
 			st, err := openStore(cfg, true, 300*time.Millisecond)
@@ -153,13 +190,13 @@ func newSearchCmd(a *app) *cobra.Command {
 					return fmt.Errorf("search: %w (rebuild it with 'policywire reindex')", err)
 				}
 				defer idx.Close()
-				hits, err = idx.Search(cmd.Context(), q, policywire.SearchOptions{Limit: limit})
+				hits, err = idx.Search(cmd.Context(), q, policywire.SearchOptions{Limit: limit, Now: now})
 				if err != nil {
 					return err
 				}
 			case errors.Is(err, store.ErrLocked):
 				var buf bytes.Buffer
-				path := "/v1/search?q=" + url.QueryEscape(text) + "&limit=" + strconv.Itoa(limit)
+				path := "/v1/search?q=" + url.QueryEscape(text) + "&limit=" + strconv.Itoa(limit) + "&now=" + url.QueryEscape(now.Format(time.RFC3339))
 				if err := control.Get(cmd.Context(), control.SocketPath(cfg.DataDir), path, &buf); err != nil {
 					return fmt.Errorf("search: the database is in use and the daemon did not answer: %w", err)
 				}
@@ -187,7 +224,7 @@ func newSearchCmd(a *app) *cobra.Command {
 				}
 				date := ""
 				if d := h.Item.Date(); !d.IsZero() {
-					date = " · " + d.In(cfg.Location).Format("2 Jan 2006")
+					date = " · " + d.In(cfg.Location).Format(bot.DateLayout)
 				}
 				fmt.Fprintf(a.stdout, "%d. %s\n   %s\n   %s%s\n", i+1, h.Item.Title, h.Item.URL, name, date)
 				if h.Snippet != "" {
@@ -199,6 +236,7 @@ func newSearchCmd(a *app) *cobra.Command {
 	}
 	cmd.Flags().IntVar(&limit, "limit", 10, "how many results")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().StringVar(&at, "now", "", "the time since: counts back from (RFC 3339; default: the clock)")
 	return cmd
 }
 
