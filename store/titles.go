@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -361,10 +362,18 @@ func ceilMul(t float64, n int) int {
 }
 
 // ensureTitles loads the title index unless it is loaded; ingestMu is held.
-func (s *Store) ensureTitles() error {
+func (s *Store) ensureTitles() (err error) {
 	if s.titlesLoaded {
 		return nil
 	}
+	// The first read of the archive's records: a damaged file is reported
+	// as at open, not a crash.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = &damagedError{path: s.path, cause: fmt.Errorf("%v", r)}
+		}
+	}()
 	if err := s.loadTitles(); err != nil {
 		return err
 	}
