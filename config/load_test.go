@@ -180,7 +180,7 @@ func TestFullConfig(t *testing.T) {
 		Log:      config.Log{Level: "debug", Format: "json"},
 		HTTP:     config.HTTP{Listen: ":9090"},
 		Fetch:    config.Fetch{UserAgent: "test-agent/1", Timeout: time.Minute, MaxBytes: 512000, Concurrency: 2, HostDelay: 500 * time.Millisecond, AllowPrivate: true},
-		Defaults: config.Defaults{Schedule: "0 */2 * * *", Backfill: 24 * time.Hour, Retention: 8760 * time.Hour},
+		Defaults: config.Defaults{Schedule: "0 */2 * * *", Backfill: 24 * time.Hour, Retention: 8760 * time.Hour, FollowUpWindow: 1440 * time.Hour},
 		Summary: config.Summary{MaxChars: 280, FetchArticle: "never", LLM: config.LLM{
 			URL: "http://127.0.0.1:11434/v1", Model: "llama3", APIKey: "sk-llm", Timeout: 5 * time.Second,
 		}},
@@ -199,9 +199,9 @@ func TestFullConfig(t *testing.T) {
 		Slack:  &config.Slack{BotToken: "xoxb-bot", SigningSecret: "signing", Command: "/pw", APIURL: "http://127.0.0.1:1234/api/"},
 		Matrix: &config.Matrix{Homeserver: "http://127.0.0.1:8008", UserID: "@bot:localhost:8008", AccessToken: "syt_matrix", CommandPrefix: "!news", Admins: []string{"@alice:localhost:8008"}},
 		Channels: []config.Channel{
-			{ID: "desk", Slack: "C0123ABCDEF", Topics: []string{"cyber"}},
-			{ID: "room", Matrix: "!abc:localhost:8008", Topics: []string{"cyber", "diplomacy"}, Sources: []string{"council", "eeas"}, Digest: "@daily"},
-			{ID: "firehose", Matrix: "#all:localhost:8008"},
+			{ID: "desk", Slack: "C0123ABCDEF", Topics: []string{"cyber"}, FollowUps: "thread", FollowUpWindow: 1440 * time.Hour, ReplyBroadcast: true},
+			{ID: "room", Matrix: "!abc:localhost:8008", Topics: []string{"cyber", "diplomacy"}, Sources: []string{"council", "eeas"}, Digest: "@daily", FollowUps: "thread", FollowUpWindow: 2160 * time.Hour},
+			{ID: "firehose", Matrix: "#all:localhost:8008", FollowUps: "channel", FollowUpWindow: 1440 * time.Hour},
 		},
 		Admin: "room",
 	}
@@ -230,7 +230,7 @@ func TestDefaults(t *testing.T) {
 		{"location", cfg.Location, time.UTC},
 		{"listen", cfg.HTTP.Listen, "127.0.0.1:8080"},
 		{"fetch", cfg.Fetch, config.Fetch{UserAgent: "policywire/1.2.3 (+https://github.com/policywire/policywire)", Timeout: 30 * time.Second, MaxBytes: 10 << 20, Concurrency: 8, HostDelay: 2 * time.Second}},
-		{"defaults", cfg.Defaults, config.Defaults{Schedule: "@every 15m", Backfill: 72 * time.Hour}},
+		{"defaults", cfg.Defaults, config.Defaults{Schedule: "@every 15m", Backfill: 72 * time.Hour, FollowUpWindow: config.DefaultFollowUpWindow}},
 		{"summary", cfg.Summary, config.Summary{MaxChars: 400, FetchArticle: "auto", LLM: config.LLM{Timeout: 20 * time.Second}}},
 		{"log", cfg.Log, config.Log{Level: "info", Format: "auto"}},
 		{"source", cfg.Sources[0], config.Source{ID: "council", Name: "council", Type: "feed", URL: "https://www.consilium.europa.eu/en/rss/pressreleases.ashx", Schedule: "@every 15m", Backfill: 72 * time.Hour}},
