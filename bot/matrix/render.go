@@ -160,6 +160,10 @@ func (r *renderer) alertAt(a policywire.Alert, level int) content {
 		body.WriteString(sep + "Also reported by: " + plain)
 		fmtd.WriteString("<p>Also reported by: " + rich + "</p>")
 	}
+	if note := a.Edited.Note(r.loc); note != "" {
+		body.WriteString("\n" + note)
+		fmtd.WriteString("<p><em>" + html.EscapeString(note) + "</em></p>")
+	}
 
 	c := content{AlertID: a.ID}
 	c.MessageEventContent = r.message(body.String(), fmtd.String())

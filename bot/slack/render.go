@@ -70,6 +70,9 @@ func RenderAlert(a policywire.Alert, loc *time.Location) ([]slack.Block, string)
 	if also := alsoLine(a.Also); also != "" {
 		blocks = append(blocks, contextText(also))
 	}
+	if note := a.Edited.Note(loc); note != "" {
+		blocks = append(blocks, contextText(escapeText(note)))
+	}
 
 	return blocks, alertFallback(a, title, loc)
 }
