@@ -125,32 +125,32 @@ func applyEdit(tx *bolt.Tx, channel string, key []byte, version int) error {
 	return putDelivery(ids, rec.Alert.ID, dr)
 }
 
-// enqueueEdit queues an edit of the message alertID was delivered as in
+// enqueueEdit queues (or rewrites) an edit of the message alertID was delivered as in
 // channel, with the content change makes of what the message shows (or
 // will show, when an edit is pending); change says what it changed, nil
 // for nothing. Alerts not delivered (still in the outbox, which shows
 // changes by rewriting the row), delivered in a digest, or whose message
-// is gone get no edit.
-func enqueueEdit(tx *bolt.Tx, channel, alertID string, now time.Time, change func(*policywire.Alert) []string) error {
+// is gone get no edit. It says whether it queued one.
+func enqueueEdit(tx *bolt.Tx, channel, alertID string, now time.Time, change func(*policywire.Alert) []string) (bool, error) {
 	ids := deliveredBucket(tx, channel, subDeliveredIDs)
 	log := deliveredBucket(tx, channel, subDeliveredLog)
 	if ids == nil || log == nil {
-		return nil
+		return false, nil
 	}
 	dr, err := getDelivery(ids, alertID)
 	if err != nil || dr == nil || dr.Digest || dr.Gone || dr.Ref == "" || dr.LogSeq == 0 {
-		return err
+		return false, err
 	}
 	ob, err := tx.Bucket(bucketOutbox).CreateBucketIfNotExists([]byte(channel))
 	if err != nil {
-		return err
+		return false, err
 	}
 	var pending *outboxRecord
 	if len(dr.EditKey) > 0 {
 		if v := ob.Get(dr.EditKey); v != nil {
 			pending = new(outboxRecord)
 			if err := decode(v, pending); err != nil {
-				return fmt.Errorf("edit row %x: %w", dr.EditKey, err)
+				return false, fmt.Errorf("edit row %x: %w", dr.EditKey, err)
 			}
 		}
 	}
@@ -160,15 +160,15 @@ func enqueueEdit(tx *bolt.Tx, channel, alertID string, now time.Time, change fun
 	} else {
 		v := log.Get(u64(dr.LogSeq))
 		if v == nil {
-			return nil
+			return false, nil
 		}
 		if err := decode(v, &a); err != nil {
-			return fmt.Errorf("delivery log %x: %w", dr.LogSeq, err)
+			return false, fmt.Errorf("delivery log %x: %w", dr.LogSeq, err)
 		}
 	}
 	changes := change(&a)
 	if len(changes) == 0 {
-		return nil
+		return false, nil
 	}
 	ed := &policywire.AlertEdit{At: now, Changes: changes}
 	if pending != nil && a.Edited != nil {
@@ -186,19 +186,19 @@ func enqueueEdit(tx *bolt.Tx, channel, alertID string, now time.Time, change fun
 		pending.Alert = a
 		pending.Edit.Version = version
 		if err := putRow(ob, dr.EditKey, pending); err != nil {
-			return err
+			return false, err
 		}
-		return putDelivery(ids, alertID, dr)
+		return true, putDelivery(ids, alertID, dr)
 	}
 	key, err := enqueue(tx, channel, now, &outboxRecord{
 		Alert: a, Enqueued: now,
 		Edit: &editRecord{Ref: dr.Ref, Target: dr.Target, Version: version},
 	})
 	if err != nil {
-		return err
+		return false, err
 	}
 	dr.EditKey = key
-	return putDelivery(ids, alertID, dr)
+	return true, putDelivery(ids, alertID, dr)
 }
 
 // nextEditVersion counts the contents an edit of the message has held.
@@ -211,7 +211,7 @@ func nextEditVersion(dr *deliveryRecord) int {
 // edit that names a source that joined the story.
 func (in *ingestTx) editJoined(st *storyRecord, also policywire.AlsoReported) error {
 	for _, ch := range sortedKeys(st.Alerts) {
-		err := enqueueEdit(in.tx, ch, st.Alerts[ch].ID, in.now, func(a *policywire.Alert) []string {
+		queued, err := enqueueEdit(in.tx, ch, st.Alerts[ch].ID, in.now, func(a *policywire.Alert) []string {
 			if hasAlso(*a, also) {
 				return nil
 			}
@@ -220,6 +220,9 @@ func (in *ingestTx) editJoined(st *storyRecord, also policywire.AlsoReported) er
 		})
 		if err != nil {
 			return err
+		}
+		if queued {
+			in.res.Edits++
 		}
 	}
 	return nil
@@ -239,7 +242,7 @@ func (in *ingestTx) editRevised(rec *itemRecord, before policywire.Item) error {
 	}
 	now := rec.Item
 	for _, ch := range sortedKeys(st.Alerts) {
-		err := enqueueEdit(in.tx, ch, st.Alerts[ch].ID, in.now, func(a *policywire.Alert) []string {
+		queued, err := enqueueEdit(in.tx, ch, st.Alerts[ch].ID, in.now, func(a *policywire.Alert) []string {
 			if a.Item.ID != now.ID {
 				return nil
 			}
@@ -251,6 +254,9 @@ func (in *ingestTx) editRevised(rec *itemRecord, before policywire.Item) error {
 		})
 		if err != nil {
 			return err
+		}
+		if queued {
+			in.res.Edits++
 		}
 	}
 	return nil

@@ -54,8 +54,8 @@ func TestDeliveredStoryGainsSourceQueuesOneEdit(t *testing.T) {
 	clk.Advance(time.Hour)
 	res := ingest(t, s, "eeas-press", routeAllTo("eu-desk"),
 		item("eeas-press", "e1", "https://eeas.example/cyber-sanctions", "Cyber-attacks: Council extends sanctions framework until 2027", pub.Add(time.Hour)))
-	if len(res.Alerts) != 0 {
-		t.Fatalf("joining source queued %d new alerts, want none", len(res.Alerts))
+	if len(res.Alerts) != 0 || res.Edits != 1 {
+		t.Fatalf("joining source queued %d new alerts and %d edits, want none and 1", len(res.Alerts), res.Edits)
 	}
 	edits := editRows(t, s, "eu-desk")
 	if len(edits) != 1 {

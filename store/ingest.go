@@ -56,6 +56,8 @@ type IngestResult struct {
 	NewItems                            []policywire.Item  // archived for the first time (for the search index)
 	Alerts                              []policywire.Alert // outbox rows written (new alerts)
 	Updated                             []policywire.Item  // revised items (for the search index)
+	// Edits counts the edits of delivered messages queued or rewritten.
+	Edits int
 }
 
 // Ingest archives one poll of one source in one write transaction: new

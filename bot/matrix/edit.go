@@ -15,7 +15,6 @@ import (
 
 var _ bot.Editor = (*Sender)(nil)
 
-
 // Edit replaces the alert's message eventID with an m.replace edit: the
 // new content in m.new_content, a "* " fallback body for clients without
 // edits, no mentions. Its transaction ID comes from the alert ID and
