@@ -184,7 +184,7 @@ func (b *Bot) PollAll(ctx context.Context) ([]PollResult, error) {
 				return
 			}
 			defer func() { <-sem }()
-			results[i], errs[i] = b.Poller.Poll(ctx, src)
+			results[i], errs[i] = b.Poller.PollRecovered(ctx, src)
 		}()
 	}
 	wg.Wait()
@@ -243,7 +243,7 @@ func (b *Bot) Drain(ctx context.Context, drainTimeout time.Duration) error {
 		go func() {
 			defer wg.Done()
 			for {
-				next, err := b.Dispatcher.Step(ctx, ch)
+				next, err := b.Dispatcher.stepRecovered(ctx, ch)
 				if errors.Is(err, ErrGaveUp) {
 					return
 				}

@@ -60,6 +60,12 @@ func councilAndEEAS(t *testing.T, council string) *testenv.FixtureServer {
 
 func newPipeline(t *testing.T, cfg *config.Config, fixtures *testenv.FixtureServer, dir string, fake *slackfake.Fake) *pipeline {
 	t.Helper()
+	return newPipelineLogged(t, cfg, fixtures, dir, fake, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// newPipelineLogged is newPipeline with the bot logging to logger.
+func newPipelineLogged(t *testing.T, cfg *config.Config, fixtures *testenv.FixtureServer, dir string, fake *slackfake.Fake, logger *slog.Logger) *pipeline {
+	t.Helper()
 	st, err := store.Open(filepath.Join(dir, "policywire.db"), store.Options{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +73,6 @@ func newPipeline(t *testing.T, cfg *config.Config, fixtures *testenv.FixtureServ
 	t.Cleanup(func() { st.Close() })
 	fetcher := sources.NewFetcher(wiring.FetcherOptions(cfg.Fetch))
 	t.Cleanup(fetcher.Close)
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	b, err := bot.New(bot.Options{
 		Config: cfg, Store: st, Fetcher: fetcher, Logger: logger, MaxAttempts: 3,
 		Senders: map[string]bot.Sender{"slack": slacksender.New(slacksender.Options{

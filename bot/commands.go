@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -90,7 +91,14 @@ func HelpText(prefix string) []string {
 
 // Handle answers one command. Errors are for failures of the bot; a bad
 // command or query is answered, not returned.
-func (c *Commands) Handle(ctx context.Context, req CommandRequest, prefix string) (Answer, error) {
+func (c *Commands) Handle(ctx context.Context, req CommandRequest, prefix string) (ans Answer, err error) {
+	defer func() {
+		// A command that crashes (a bug on some input) fails alone: the
+		// listener that runs it, and the daemon, go on.
+		if r := recover(); r != nil {
+			ans, err = Answer{}, &PanicError{What: fmt.Sprintf("command %q", firstWordOf(req.Text)), Value: r, Stack: debug.Stack()}
+		}
+	}()
 	verb, rest := splitVerb(req.Text)
 	switch verb {
 	case "", "help":
@@ -324,4 +332,9 @@ func (c *Commands) unsubscribe(req CommandRequest, id string) (Answer, error) {
 		return Answer{}, err
 	}
 	return Answer{Public: true, Text: fmt.Sprintf("Removed subscription %s from this channel.", id)}, nil
+}
+
+func firstWordOf(s string) string {
+	verb, _ := splitVerb(s)
+	return verb
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"runtime/debug"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -29,9 +31,17 @@ type Daemon struct {
 	ready   atomic.Bool
 	mu      sync.Mutex
 	cron    *cron.Cron
+	retired []context.Context // Done when a schedule replaced by a reload has no job running
 	ctx     context.Context
 	stopped bool // shutdown began: no new schedule may start
 	polling sync.WaitGroup
+
+	// inFlight holds the sources being polled: start-up, reload and the
+	// schedules (the current one and any replaced one still running) all
+	// go through pollSource, which polls a source only when no other
+	// poll of it runs.
+	inFlightMu sync.Mutex
+	inFlight   map[string]bool
 }
 
 // Ready reports whether the schedule is set (for /readyz).
@@ -56,6 +66,7 @@ func (d *Daemon) Run(ctx context.Context, shutdownBound time.Duration) error {
 		d.polling.Add(1)
 		go func() {
 			defer d.polling.Done()
+			defer d.recoverPanic("retention")
 			d.Bot.Prune(ctx)
 		}()
 	}
@@ -78,11 +89,15 @@ func (d *Daemon) Run(ctx context.Context, shutdownBound time.Duration) error {
 	d.mu.Lock()
 	d.stopped = true
 	c = d.cron
+	retired := d.retired
 	d.mu.Unlock()
 	stopped := c.Stop()
 	done := make(chan struct{})
 	go func() {
 		<-stopped.Done()
+		for _, r := range retired {
+			<-r.Done()
+		}
 		d.polling.Wait()
 		d.Bot.Dispatcher.Wait()
 		close(done)
@@ -118,7 +133,9 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 		return err
 	}
 	d.Bot.Dispatcher.SetChannels(ctx, instantChannels(cfg))
-	d.cron.Stop()
+	// The jobs of the replaced schedule may still run: shutdown waits for
+	// them, and pollSource keeps them from polling a source twice at once.
+	d.retired = append(slices.DeleteFunc(d.retired, func(c context.Context) bool { return c.Err() != nil }), d.cron.Stop())
 	d.cron = c
 	c.Start()
 	for _, src := range cfg.Sources {
@@ -221,6 +238,11 @@ func (d *Daemon) pollSource(ctx context.Context, id string) {
 	if !ok {
 		return
 	}
+	if !d.beginPoll(id) {
+		d.Logger.Debug("poll skipped: the source is being polled already", "source", id)
+		return
+	}
+	defer d.endPoll(id)
 	st, err := d.Bot.opts.Store.SourceState(id)
 	if err != nil {
 		d.Logger.Error("source state", "source", id, "err", err)
@@ -230,7 +252,7 @@ func (d *Daemon) pollSource(ctx context.Context, id string) {
 		d.Logger.Debug("poll skipped: source in backoff", "source", id, "until", st.NextAllowed)
 		return
 	}
-	res, err := d.Bot.Poller.Poll(ctx, src)
+	res, err := d.Bot.Poller.PollRecovered(ctx, src)
 	if err != nil {
 		if ctx.Err() == nil {
 			d.Logger.Error("poll", "source", id, "err", err)
@@ -241,6 +263,34 @@ func (d *Daemon) pollSource(ctx context.Context, id string) {
 		d.Bot.Dispatcher.Wake()
 	}
 	d.checkHealth(ctx, src)
+}
+
+// beginPoll marks a source as being polled; false when it already was.
+func (d *Daemon) beginPoll(id string) bool {
+	d.inFlightMu.Lock()
+	defer d.inFlightMu.Unlock()
+	if d.inFlight[id] {
+		return false
+	}
+	if d.inFlight == nil {
+		d.inFlight = make(map[string]bool)
+	}
+	d.inFlight[id] = true
+	return true
+}
+
+func (d *Daemon) endPoll(id string) {
+	d.inFlightMu.Lock()
+	defer d.inFlightMu.Unlock()
+	delete(d.inFlight, id)
+}
+
+// recoverPanic logs a panic of a background task, with its stack, and
+// lets the daemon go on. Deferred at the top of the task's goroutine.
+func (d *Daemon) recoverPanic(task string) {
+	if r := recover(); r != nil {
+		d.Logger.Error("background task panicked", "task", task, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+	}
 }
 
 // checkHealth sends one warning when a source has failed FailureThreshold

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -139,9 +140,34 @@ func (d *Dispatcher) Wake() {
 // Wait returns when every worker has stopped.
 func (d *Dispatcher) Wait() { d.wg.Wait() }
 
+// sendRecovered runs one send; a panic in it (a renderer bug, say) is an
+// error of that attempt, retried with backoff like any other, and the
+// worker lives on.
+func (d *Dispatcher) sendRecovered(ch config.Channel, send func() (string, error)) (ref string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			d.Logger.Error("send panicked; the alert will be retried", "channel", ch.ID, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			ref, err = "", fmt.Errorf("bot: send to %s panicked: %v", ch.ID, r)
+		}
+	}()
+	return send()
+}
+
+// stepRecovered is Step, with a panic outside the send logged and
+// retried later instead of ending the daemon.
+func (d *Dispatcher) stepRecovered(ctx context.Context, ch config.Channel) (next time.Time, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			d.Logger.Error("outbox worker panicked", "channel", ch.ID, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			next, err = time.Time{}, fmt.Errorf("bot: outbox %s: panic: %v", ch.ID, r)
+		}
+	}()
+	return d.Step(ctx, ch)
+}
+
 func (d *Dispatcher) work(ctx context.Context, w *channelWorker) {
 	for {
-		next, err := d.Step(ctx, w.channel)
+		next, err := d.stepRecovered(ctx, w.channel)
 		if err != nil && ctx.Err() == nil {
 			d.Logger.Error("outbox", "channel", w.channel.ID, "err", err)
 			next = d.now().Add(5 * time.Second)
@@ -231,9 +257,9 @@ func (d *Dispatcher) deliver(ctx context.Context, ch config.Channel, sender Send
 	var err error
 	checked, canCheck := sender.(CheckedSender)
 	if canCheck && (row.Attempts > 0 || row.Enqueued.Before(d.started)) {
-		ref, err = checked.SendChecked(sctx, ch.Target(), row.Alert)
+		ref, err = d.sendRecovered(ch, func() (string, error) { return checked.SendChecked(sctx, ch.Target(), row.Alert) })
 	} else {
-		ref, err = sender.Send(sctx, ch.Target(), row.Alert)
+		ref, err = d.sendRecovered(ch, func() (string, error) { return sender.Send(sctx, ch.Target(), row.Alert) })
 	}
 	ev := DeliveryEvent{Channel: ch.ID, Platform: ch.Platform(), Err: err}
 	defer func() {

@@ -2,7 +2,9 @@ package bot
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -66,7 +68,7 @@ func (x *batchIndexer) Index(items []policywire.Item) error {
 }
 
 // Flush writes what is queued.
-func (x *batchIndexer) Flush() error {
+func (x *batchIndexer) Flush() (err error) {
 	x.flushing.Lock()
 	defer x.flushing.Unlock()
 	x.mu.Lock()
@@ -76,6 +78,13 @@ func (x *batchIndexer) Flush() error {
 	if len(items) == 0 {
 		return nil
 	}
+	defer func() {
+		// The index is derived: a crash of the indexer loses this batch
+		// from it (reindex rebuilds it), never the daemon.
+		if r := recover(); r != nil {
+			err = &PanicError{What: fmt.Sprintf("the search index, on %d items,", len(items)), Value: r, Stack: debug.Stack()}
+		}
+	}()
 	return x.next.Index(items)
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"runtime/debug"
 	"time"
 	"unicode/utf8"
 
@@ -91,14 +92,17 @@ func (p *Poller) Poll(ctx context.Context, src config.Source) (PollResult, error
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
-		res.Outcome, res.Err = OutcomeFailed, ferr
-		p.recordFailure(&st, ferr, schedulePeriod(src.Schedule, loc))
-		if err := p.Store.PutSourceState(st); err != nil {
-			return res, fmt.Errorf("bot: poll %s: %w", src.ID, err)
-		}
-		p.report(res, read)
-		return res, nil
+		return p.failed(res, st, src, ferr, read)
 	}
+	if read != nil {
+		for _, w := range read.Warnings {
+			p.Logger.Warn("poll: item kept in part", "source", src.ID, "warning", w)
+		}
+	}
+	// The state as it was, for a poll whose finds cannot be stored: its
+	// validators must not be kept, or the next poll would get a 304 and
+	// never see those items again.
+	before := st
 	st.ConsecutiveFailures, st.LastError, st.LastErrorKind = 0, "", ""
 	st.LastSuccess = p.now()
 	st.NextAllowed = time.Time{}
@@ -112,7 +116,7 @@ func (p *Poller) Poll(ctx context.Context, src config.Source) (PollResult, error
 	}
 	if read.Response != nil && read.Response.NotModified {
 		res.Outcome = OutcomeNotModified
-		if err := p.Store.PutSourceState(st); err != nil {
+		if err := p.putState(st); err != nil {
 			return res, fmt.Errorf("bot: poll %s: %w", src.ID, err)
 		}
 		p.report(res, read)
@@ -122,7 +126,7 @@ func (p *Poller) Poll(ctx context.Context, src config.Source) (PollResult, error
 	router := p.Router()
 	items, routed, err := p.prepare(ctx, src, st, read.Items, router)
 	if err != nil {
-		return res, err
+		return p.failed(res, before, src, &PollFailure{Kind: KindStore, Err: err}, read)
 	}
 	// Items prepare left as they were are routed as prepare routed them:
 	// preparing an item for matching is the costly part of routing.
@@ -145,7 +149,7 @@ func (p *Poller) Poll(ctx context.Context, src config.Source) (PollResult, error
 		FeedSummaries: feedSummaries,
 	}, route)
 	if err != nil {
-		return res, fmt.Errorf("bot: ingest %s: %w", src.ID, err)
+		return p.failed(res, before, src, &PollFailure{Kind: KindStore, Err: fmt.Errorf("bot: ingest %s: %w", src.ID, err)}, read)
 	}
 	res.New, res.Alerts, res.Edits = ing.New, len(ing.Alerts), ing.Edits
 	res.Outcome = OutcomeNoChange
@@ -162,6 +166,24 @@ func (p *Poller) Poll(ctx context.Context, src config.Source) (PollResult, error
 	res.Duration = time.Since(start)
 	p.report(res, read)
 	return res, nil
+}
+
+// PollRecovered is Poll, with a panic of the poll (a parser bug on some
+// input, say) logged with its stack and recorded as a failure of the
+// source (kind "panic"), so that the process goes on.
+func (p *Poller) PollRecovered(ctx context.Context, src config.Source) (res PollResult, err error) {
+	start := p.now()
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		p.Logger.Error("poll panicked; the source counts a failure", "source", src.ID, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		res = PollResult{Source: src.ID, Outcome: OutcomeFailed, Duration: time.Since(start),
+			Err: &PollFailure{Kind: KindPanic, Err: fmt.Errorf("bot: poll %s panicked: %v", src.ID, r)}}
+		err = p.recordCrash(src, start, res.Err)
+	}()
+	return p.Poll(ctx, src)
 }
 
 // prepare summarizes the items not seen before. Items that some channel
@@ -222,6 +244,73 @@ func (p *Poller) prepare(ctx context.Context, src config.Source, st store.Source
 	return out, routed, nil
 }
 
+// Kinds of poll failure that are the bot's, not the source's (the
+// source's are sources.ErrorKind).
+const (
+	KindStore = "store" // what the source served could not be stored
+	KindPanic = "panic" // the poll crashed and was recovered: a bug
+)
+
+// PollFailure is a poll that failed on the bot's side.
+type PollFailure struct {
+	Kind string
+	Err  error
+}
+
+func (e *PollFailure) Error() string { return e.Err.Error() }
+func (e *PollFailure) Unwrap() error { return e.Err }
+
+// failureKind names the kind of a poll failure for the source's state.
+func failureKind(err error) string {
+	var pf *PollFailure
+	if errors.As(err, &pf) {
+		return pf.Kind
+	}
+	return string(sources.KindOf(err))
+}
+
+// failed records a failed poll in st (the state as the poll began) and
+// reports it: counted, backed off, and shown like any failure.
+func (p *Poller) failed(res PollResult, st store.SourceState, src config.Source, ferr error, read *sources.ReadResult) (PollResult, error) {
+	res.Outcome, res.Err = OutcomeFailed, ferr
+	res.New, res.Alerts = 0, 0
+	p.recordFailure(&st, ferr, schedulePeriod(src.Schedule, p.Config().Location))
+	if err := p.putState(st); err != nil {
+		return res, fmt.Errorf("bot: poll %s: %w", src.ID, err)
+	}
+	p.report(res, read)
+	return res, nil
+}
+
+// recordCrash records a failure of a poll that could not report it
+// itself (it panicked): the source's state counts it like any failure.
+func (p *Poller) recordCrash(src config.Source, start time.Time, ferr error) error {
+	st, err := p.Store.SourceState(src.ID)
+	if err != nil {
+		return fmt.Errorf("bot: record failure of %s: %w", src.ID, err)
+	}
+	if st.LastPoll.Before(start) {
+		st.LastPoll = start
+		st.Polls++
+	}
+	p.recordFailure(&st, ferr, schedulePeriod(src.Schedule, p.Config().Location))
+	if err := p.putState(st); err != nil {
+		return fmt.Errorf("bot: record failure of %s: %w", src.ID, err)
+	}
+	return nil
+}
+
+// putState writes a source's state; one that a later poll of the source
+// overtook is dropped, the later one being the truth.
+func (p *Poller) putState(st store.SourceState) error {
+	err := p.Store.PutSourceState(st)
+	if errors.Is(err, store.ErrStaleSourceState) {
+		p.Logger.Debug("poll: a later poll recorded the source's state first", "source", st.Source)
+		return nil
+	}
+	return err
+}
+
 func (p *Poller) report(res PollResult, read *sources.ReadResult) {
 	attrs := []any{"source", res.Source, "outcome", string(res.Outcome), "new", res.New, "alerts", res.Alerts, "duration", res.Duration.Round(time.Millisecond)}
 	if res.Err != nil {
@@ -243,7 +332,7 @@ func (p *Poller) recordFailure(st *store.SourceState, err error, period time.Dur
 	now := p.now()
 	st.ConsecutiveFailures++
 	st.LastError = err.Error()
-	st.LastErrorKind = string(sources.KindOf(err))
+	st.LastErrorKind = failureKind(err)
 	st.NextAllowed = now.Add(FailureBackoff(err, st.ConsecutiveFailures, period))
 	var se *sources.Error
 	if errors.As(err, &se) && se.RetryAfter.After(st.NextAllowed) {

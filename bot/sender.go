@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/policywire/policywire"
@@ -59,8 +60,47 @@ func (e *RetryAfterError) Error() string {
 }
 func (e *RetryAfterError) Unwrap() error { return e.Err }
 
+// MaxRetryAfter caps the wait a chat server's rate limit asks for
+// (Retry-After, retry_after_ms): a broken or hostile answer must not
+// silence a channel for days. It is the longest retry backoff too.
+const MaxRetryAfter = 15 * time.Minute
+
+// CapRetryAfter bounds a rate-limit wait to MaxRetryAfter. A negative
+// wait is one that overflowed on the way in: it is capped too.
+func CapRetryAfter(d time.Duration) time.Duration {
+	if d < 0 || d > MaxRetryAfter {
+		return MaxRetryAfter
+	}
+	return d
+}
+
+// CapRetryAfterMillis is CapRetryAfter for a wait in milliseconds, as
+// Matrix gives it, before it can overflow a Duration.
+func CapRetryAfterMillis(ms float64) time.Duration {
+	if ms > float64(MaxRetryAfter/time.Millisecond) || ms != ms {
+		return MaxRetryAfter
+	}
+	return CapRetryAfter(time.Duration(ms * float64(time.Millisecond)))
+}
+
 // IsPermanent reports whether err is a PermanentError.
 func IsPermanent(err error) bool {
 	var p *PermanentError
 	return errors.As(err, &p)
+}
+
+// PanicError is a panic recovered and turned into the error of the work
+// that panicked. Its message is short (it may reach a chat answer); a log
+// record of it carries the stack.
+type PanicError struct {
+	What  string
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("bot: %s panicked: %v", e.What, e.Value) }
+
+// LogValue shows the stack in logs.
+func (e *PanicError) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("msg", e.Error()), slog.String("stack", string(e.Stack)))
 }

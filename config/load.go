@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -66,6 +67,13 @@ func WithLinkCheck(check func(link string) error) Option {
 	return func(l *loader) { l.linkCheck = check }
 }
 
+// WithTopicPacks gives the topic packs a topic may name with pack:, by
+// name, each with its query (normally packs.Queries()). Without it a
+// topic that names a pack is an error.
+func WithTopicPacks(packs map[string]string) Option {
+	return func(l *loader) { l.packs = packs }
+}
+
 // WithVersion sets the version named in the default User-Agent.
 func WithVersion(version string) Option {
 	return func(l *loader) { l.version = version }
@@ -96,6 +104,10 @@ func Parse(path string, data []byte, opts ...Option) (*Config, error) {
 		l.errs.sort()
 		return nil, l.errs
 	}
+	l.warns.sort()
+	for _, w := range l.warns {
+		cfg.Warnings = append(cfg.Warnings, w.Error())
+	}
 	return cfg, nil
 }
 
@@ -105,12 +117,24 @@ type loader struct {
 	lookupEnv  func(string) (string, bool)
 	queryCheck func(string) error
 	linkCheck  func(string) error
+	packs      map[string]string
 	version    string
 	errs       Errors
+	warns      Errors
 	// declared holds the ids of each kind ("topic", "source", "channel")
 	// in file order, including entries invalid for other reasons, so
 	// references to them are not reported as unknown as well.
 	declared map[string][]string
+}
+
+// warnAt records a warning: the config is valid, but something in it
+// should change.
+func (l *loader) warnAt(n *yaml.Node, format string, args ...any) {
+	line, col := 1, 1
+	if n != nil && n.Line > 0 {
+		line, col = n.Line, n.Column
+	}
+	l.warns = append(l.warns, &Error{File: l.file, Line: line, Col: col, Msg: "warning: " + fmt.Sprintf(format, args...)})
 }
 
 func (l *loader) errAt(n *yaml.Node, format string, args ...any) {
@@ -344,7 +368,7 @@ func (l *loader) decodeSummary(n *yaml.Node, dst *Summary) {
 	if ln == nil || isNull(ln) {
 		return
 	}
-	g := l.mapping(ln, "summary.llm", "summary.llm.", []string{"url", "model", "api_key", "timeout"})
+	g := l.mapping(ln, "summary.llm", "summary.llm.", []string{"url", "model", "api_key", "api_key_file", "timeout"})
 	if g == nil {
 		return
 	}
@@ -398,27 +422,73 @@ func (l *loader) decodeTopics(n *yaml.Node, nodes map[string]*yaml.Node) []Topic
 		nodes[id] = k
 		l.declared["topic"] = append(l.declared["topic"], id)
 		label := fmt.Sprintf("topic %q", id)
-		f := l.mapping(v, label, label+": ", []string{"query"})
+		f := l.mapping(v, label, label+": ", []string{"pack", "query"})
 		if f == nil {
 			continue
 		}
-		q, ok := l.str(f, "query")
-		if !ok && !f.has("query") {
-			l.errAt(k, "%s: query is required", label)
-			continue
-		}
+		pack, packQuery, ok := l.topicPack(f, label)
 		if !ok {
 			continue
 		}
-		if strings.TrimSpace(q) == "" {
+		q, hasQuery := l.str(f, "query")
+		switch {
+		case !hasQuery && f.has("query"):
+			continue
+		case !hasQuery && pack == "":
+			l.errAt(k, "%s: query or pack is required", label)
+			continue
+		case hasQuery && strings.TrimSpace(q) == "" && pack == "":
 			l.errAt(f.vals["query"], "%s: query must not be empty", label)
 			continue
 		}
-		if l.checkQuery(label, q, f) {
-			topics = append(topics, Topic{ID: id, Query: q})
+		if strings.TrimSpace(q) != "" && !l.checkQuery(label, q, f) {
+			continue
 		}
+		topics = append(topics, Topic{ID: id, Pack: pack, Query: packOr(packQuery, q)})
 	}
 	return topics
+}
+
+// topicPack reads a topic's pack: the pack's name and query, or ok false
+// after reporting an unknown pack.
+func (l *loader) topicPack(f *fields, label string) (name, query string, ok bool) {
+	if !f.has("pack") {
+		return "", "", true
+	}
+	name, ok = l.str(f, "pack")
+	if !ok {
+		return "", "", false
+	}
+	var names []string
+	for n := range l.packs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	query, known := l.packs[name]
+	if !known {
+		msg := fmt.Sprintf("%s: pack: unknown topic pack %s", label, show(f.vals["pack"], name))
+		if s := suggest(name, names); s != "" {
+			msg += fmt.Sprintf(" (did you mean %s?)", s)
+		}
+		if len(names) > 0 {
+			msg += "; packs: " + strings.Join(names, ", ")
+		}
+		l.errAt(f.vals["pack"], "%s", msg)
+		return "", "", false
+	}
+	return name, query, true
+}
+
+// packOr extends a pack with a topic's own query: an item matches the
+// topic when it matches the pack or the query.
+func packOr(pack, q string) string {
+	switch {
+	case strings.TrimSpace(pack) == "":
+		return q
+	case strings.TrimSpace(q) == "":
+		return pack
+	}
+	return "(" + pack + ") OR (" + q + ")"
 }
 
 // checkQuery runs the query check and reports a syntax error at its column
@@ -800,6 +870,8 @@ func (l *loader) checkChannels(cfg *Config, chans []channelNodes, slackNode *yam
 func (l *loader) required(f *fields, key, val, why string) {
 	n := deref(f.vals[key])
 	switch {
+	case n == nil && f.vals[key+"_file"] != nil:
+		// Given in a secret file: secretFile reported a file it could not use.
 	case n == nil:
 		l.errAt(f.node, "%s%s is required (%s)", f.prefix, key, why)
 	case val == "" && (isNull(n) || (n.Kind == yaml.ScalarNode && l.expandsEmpty(n))):
@@ -836,7 +908,7 @@ func (l *loader) checkRefs(channel, kind string, refs []string, nodes []*yaml.No
 }
 
 func (l *loader) decodeSlack(n *yaml.Node) (*Slack, *fields) {
-	f := l.mapping(n, "slack", "slack.", []string{"bot_token", "signing_secret", "app_token", "command", "api_url"})
+	f := l.mapping(n, "slack", "slack.", []string{"bot_token", "bot_token_file", "signing_secret", "signing_secret_file", "app_token", "app_token_file", "command", "api_url"})
 	if f == nil {
 		return nil, nil
 	}
@@ -862,7 +934,7 @@ func (l *loader) decodeSlack(n *yaml.Node) (*Slack, *fields) {
 }
 
 func (l *loader) decodeMatrix(n *yaml.Node) (*Matrix, *fields) {
-	f := l.mapping(n, "matrix", "matrix.", []string{"homeserver", "user_id", "access_token", "command_prefix", "admins"})
+	f := l.mapping(n, "matrix", "matrix.", []string{"homeserver", "user_id", "access_token", "access_token_file", "command_prefix", "admins"})
 	if f == nil {
 		return nil, nil
 	}

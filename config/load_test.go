@@ -20,6 +20,7 @@ import (
 	"github.com/policywire/policywire/config"
 	"github.com/policywire/policywire/query"
 	"github.com/policywire/policywire/sources"
+	"github.com/policywire/policywire/topics/packs"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -55,7 +56,7 @@ func TestBadConfigs(t *testing.T) {
 	for _, file := range files {
 		name := strings.TrimSuffix(filepath.Base(file), ".yaml")
 		t.Run(name, func(t *testing.T) {
-			cfg, err := config.Load(file, env(badEnv), config.WithQueryCheck(queryCheck), config.WithLinkCheck(sources.CheckLinkTemplate))
+			cfg, err := config.Load(file, env(badEnv), config.WithQueryCheck(queryCheck), config.WithLinkCheck(sources.CheckLinkTemplate), config.WithTopicPacks(packs.Queries()))
 			if err == nil {
 				t.Fatalf("loaded without error: %+v", cfg)
 			}

@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -180,9 +182,49 @@ func (l *loader) str(f *fields, key string) (string, bool) {
 }
 
 // secret reads a token; neither it nor its text appears in any message.
+// It is given as ${VAR}, or in a file named by key_file (a Docker or
+// Kubernetes secret); one written in the config file itself is taken, with
+// a warning.
 func (l *loader) secret(f *fields, key string) (Secret, bool) {
+	fileKey := key + "_file"
+	if fn := deref(f.vals[fileKey]); fn != nil && !isNull(fn) {
+		if n := deref(f.vals[key]); n != nil && !isNull(n) {
+			l.errAt(fn, "%s%s and %s%s are both set: keep one", f.prefix, key, f.prefix, fileKey)
+			return "", false
+		}
+		return l.secretFile(f, fileKey)
+	}
 	v, _, ok := l.scalar(f, key, "a string")
+	if ok && v != "" && !f.expanded[key] {
+		l.warnAt(f.vals[key], "%s%s is written in the config file: give it as ${VAR} or in a file named by %s%s, so that it stays out of the file, its backups and its history",
+			f.prefix, key, f.prefix, fileKey)
+	}
 	return Secret(v), ok
+}
+
+// secretFile reads a secret from the file named by f's key: its text, less
+// the line break that ends it. A relative name is relative to the config
+// file.
+func (l *loader) secretFile(f *fields, fileKey string) (Secret, bool) {
+	name, ok := l.str(f, fileKey)
+	if !ok || name == "" {
+		return "", false
+	}
+	if !filepath.IsAbs(name) {
+		name = filepath.Join(filepath.Dir(l.file), name)
+	}
+	b, err := os.ReadFile(name)
+	if err != nil {
+		// The error names the file, never what it holds.
+		l.errAt(f.vals[fileKey], "%s%s: cannot read the secret file: %v", f.prefix, fileKey, err)
+		return "", false
+	}
+	v := strings.TrimRight(string(b), "\r\n")
+	if strings.TrimSpace(v) == "" {
+		l.errAt(f.vals[fileKey], "%s%s: the secret file %s is empty", f.prefix, fileKey, name)
+		return "", false
+	}
+	return Secret(v), true
 }
 
 func (l *loader) integer(f *fields, key string) (int, bool) {

@@ -60,6 +60,9 @@ type Config struct {
 	// Admin is the id of the channel told about failing sources and bad
 	// reloads; "" for none.
 	Admin string
+	// Warnings are FILE:LINE:COL messages about a valid config that
+	// should still change (a secret written in the file).
+	Warnings []string
 }
 
 // Log sets logging: level is debug, info, warn or error; format is auto
@@ -108,9 +111,12 @@ type LLM struct {
 	Timeout time.Duration
 }
 
-// Topic is a named query in the query language.
+// Topic is a named query in the query language. A topic made from a
+// topic pack names it in Pack; Query is then the pack's query, ORed with
+// the topic's own query when it has one.
 type Topic struct {
 	ID    string
+	Pack  string
 	Query string
 }
 

@@ -75,7 +75,14 @@ func parseSize(s string) (int64, error) {
 
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
 
+// maxIDBytes bounds ids: the database keys source states and outboxes by
+// them.
+const maxIDBytes = 128
+
 func checkID(id string) error {
+	if len(id) > maxIDBytes {
+		return fmt.Errorf("id of %d characters is too long (at most %d)", len(id), maxIDBytes)
+	}
 	if !idPattern.MatchString(id) {
 		return fmt.Errorf("invalid id %q: use lower-case letters, digits, '.', '_' and '-', starting with a letter or digit", id)
 	}

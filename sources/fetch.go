@@ -204,9 +204,9 @@ func (f *Fetcher) NotBefore(rawURL string) time.Time {
 func (f *Fetcher) Fetch(ctx context.Context, rawURL string, v Validators, accept string) (*Response, error) {
 	u, err := fetchParseURL(rawURL)
 	if err != nil {
-		return nil, &Error{Kind: KindRefused, URL: fetchShownURL(rawURL), Err: err}
+		return nil, &Error{Kind: KindRefused, URL: ShownURL(rawURL), Err: err}
 	}
-	shown := u.Redacted()
+	shown := shownURL(u)
 	resp, err := f.fetch(ctx, u, shown, v, accept)
 	if err != nil {
 		f.log.Debug("sources: fetch failed", "url", shown, "err", err)
@@ -246,7 +246,7 @@ func (f *Fetcher) fetch(ctx context.Context, u *url.URL, shown string, v Validat
 		resp.Body.Close()
 	}()
 
-	out, err := f.fetchAnswer(ctx, reqCtx, shown, resp, v)
+	out, err := f.fetchAnswer(ctx, reqCtx, host, shown, resp, v)
 	if err != nil {
 		return nil, err
 	}
@@ -280,10 +280,10 @@ func (f *Fetcher) fetchDo(ctx context.Context, u *url.URL, v Validators, accept 
 }
 
 // fetchAnswer turns a response into a Response or a *Error.
-func (f *Fetcher) fetchAnswer(ctx, reqCtx context.Context, shown string, resp *http.Response, sent Validators) (*Response, error) {
+func (f *Fetcher) fetchAnswer(ctx, reqCtx context.Context, host, shown string, resp *http.Response, sent Validators) (*Response, error) {
 	final := shown
 	if resp.Request != nil && resp.Request.URL != nil {
-		final = resp.Request.URL.Redacted()
+		final = shownURL(resp.Request.URL)
 	}
 	validators := Validators{ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified")}
 	out := &Response{
@@ -307,7 +307,7 @@ func (f *Fetcher) fetchAnswer(ctx, reqCtx context.Context, shown string, resp *h
 		return out, nil
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
 	default:
-		return nil, f.fetchStatusError(shown, resp)
+		return nil, f.fetchStatusError(host, shown, resp)
 	}
 
 	if resp.ContentLength > f.maxBytes && fetchIdentity(resp.Header.Get("Content-Encoding")) {
@@ -328,8 +328,10 @@ func (f *Fetcher) fetchAnswer(ctx, reqCtx context.Context, shown string, resp *h
 }
 
 // fetchStatusError builds the error of a non-2xx, non-304 answer, with the
-// title of an HTML error page and the Retry-After of a 429 or 503.
-func (f *Fetcher) fetchStatusError(shown string, resp *http.Response) *Error {
+// title of an HTML error page and the Retry-After of a 429 or 503. The
+// Retry-After is remembered for host, the host that was asked (not the one
+// a redirect ended at), since that is the host the next fetch checks.
+func (f *Fetcher) fetchStatusError(host, shown string, resp *http.Response) *Error {
 	e := &Error{Kind: KindStatus, URL: shown, Status: resp.StatusCode}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		if resp.StatusCode == http.StatusTooManyRequests {
@@ -337,7 +339,7 @@ func (f *Fetcher) fetchStatusError(shown string, resp *http.Response) *Error {
 		}
 		if t := fetchParseRetryAfter(resp.Header.Get("Retry-After"), f.now()); !t.IsZero() {
 			e.RetryAfter = t
-			f.fetchRemember(fetchHostKey(resp.Request.URL), t)
+			f.fetchRemember(host, t)
 		}
 	}
 	// The page is read only for its title: a short or broken one is no error.
@@ -478,13 +480,13 @@ func fetchCheckRedirect(req *http.Request, via []*http.Request) error {
 	}
 	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
 		return &fetchRedirectError{status: status, refused: true,
-			msg: fmt.Sprintf("redirect to %q: only http and https are fetched", req.URL.Redacted())}
+			msg: fmt.Sprintf("redirect to %q: only http and https are fetched", shownURL(req.URL))}
 	}
 	next := req.URL.String()
 	for _, prev := range via {
 		if prev.URL.String() == next {
 			return &fetchRedirectError{status: status,
-				msg: fmt.Sprintf("redirect loop: %s was already visited", req.URL.Redacted())}
+				msg: fmt.Sprintf("redirect loop: %s was already visited", shownURL(req.URL))}
 		}
 	}
 	if len(via) > fetchMaxRedirects {
@@ -511,17 +513,6 @@ func fetchParseURL(rawURL string) (*url.URL, error) {
 		return nil, errors.New("the URL has no host")
 	}
 	return u, nil
-}
-
-// fetchShownURL is rawURL without a password, for messages.
-func fetchShownURL(rawURL string) string {
-	if u, err := url.Parse(rawURL); err == nil {
-		return u.Redacted()
-	}
-	if i := strings.LastIndex(rawURL, "@"); i >= 0 {
-		return "…" + rawURL[i:] // may hide a password
-	}
-	return rawURL
 }
 
 // fetchHostKey names the host for spacing and Retry-After.

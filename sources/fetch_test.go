@@ -711,3 +711,37 @@ func TestFetchForgetsIdleHosts(t *testing.T) {
 		t.Fatal("a host under Retry-After was forgotten")
 	}
 }
+
+// A Retry-After given at the end of a redirect holds back the next fetch
+// of the URL that was asked, whose host is the one checked before a fetch.
+func TestFetchRetryAfterAfterRedirectHoldsTheAskedHost(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		if r.URL.Path == "/rss" {
+			// The same server under another host name, as a CDN would be.
+			http.Redirect(w, r, strings.Replace(srvURL(r), "127.0.0.1", "localhost", 1)+"/moved", http.StatusFound)
+			return
+		}
+		w.Header().Set("Retry-After", "120")
+		http.Error(w, "slow down", http.StatusTooManyRequests)
+	}))
+	defer srv.Close()
+	clock := &fetchClock{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	f := fetchNew(t, FetcherOptions{Now: clock.Now})
+	feed := srv.URL + "/rss"
+	_, err := f.Fetch(context.Background(), feed, Validators{}, "")
+	fetchWantKind(t, err, KindRateLimit)
+	until := clock.Now().Add(120 * time.Second)
+	if nb := f.NotBefore(feed); !nb.Equal(until) {
+		t.Fatalf("NotBefore(%s) = %v, want %v", feed, nb, until)
+	}
+	before := hits.Load()
+	_, err = f.Fetch(context.Background(), feed, Validators{}, "")
+	fetchWantKind(t, err, KindRateLimit)
+	if hits.Load() != before {
+		t.Fatalf("the host was asked again inside its Retry-After (%d requests, want %d)", hits.Load(), before)
+	}
+}
+
+func srvURL(r *http.Request) string { return "http://" + r.Host }

@@ -1,6 +1,8 @@
 package sources
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -23,6 +25,12 @@ const (
 	MaxTitleRunes   = 500
 	MaxSummaryRunes = 4000
 	MaxContentRunes = 100000
+	// MaxLinkBytes bounds an item's link: a longer one is no link a
+	// reader can use, and would overflow a chat message.
+	MaxLinkBytes = 4096
+	// MaxGUIDBytes bounds an item's GUID: a longer one is replaced by its
+	// hash, which identifies the item as well.
+	MaxGUIDBytes = 2048
 )
 
 // trackingParams are query parameters that only identify a campaign or a
@@ -534,4 +542,26 @@ func cleanCategories(in []string) []string {
 		out = append(out, c)
 	}
 	return out
+}
+
+// boundItem keeps an item whose link or GUID is beyond reason: a link over
+// MaxLinkBytes is dropped (the item is still posted, without it), a GUID
+// over MaxGUIDBytes is replaced by its SHA-256, and the identity follows.
+// It returns a warning naming the item when it changed anything.
+func boundItem(it *policywire.Item) string {
+	var what []string
+	if len(it.URL) > MaxLinkBytes || len(it.CanonicalURL) > MaxLinkBytes {
+		what = append(what, fmt.Sprintf("link of %d bytes dropped (over %d)", len(it.URL), MaxLinkBytes))
+		it.URL, it.CanonicalURL = "", ""
+	}
+	if len(it.GUID) > MaxGUIDBytes {
+		what = append(what, fmt.Sprintf("GUID of %d bytes replaced by its hash (over %d)", len(it.GUID), MaxGUIDBytes))
+		sum := sha256.Sum256([]byte(it.GUID))
+		it.GUID = "sha256:" + hex.EncodeToString(sum[:])
+	}
+	if len(what) == 0 {
+		return ""
+	}
+	it.ID = policywire.Identity(*it)
+	return fmt.Sprintf("sources: item %q of %s: %s", it.Title, it.Source, strings.Join(what, "; "))
 }

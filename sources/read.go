@@ -38,6 +38,9 @@ const MaxXMLDepth = 1000
 type ReadResult struct {
 	Response *Response
 	Items    []policywire.Item
+	// Warnings name the items that were kept only in part (see
+	// boundItem), for the log.
+	Warnings []string
 }
 
 // AcceptFor returns the Accept header for a source type.
@@ -72,11 +75,11 @@ func Read(ctx context.Context, f *Fetcher, src Source, v Validators, loc *time.L
 	if finalURL == "" {
 		finalURL = src.URL
 	}
-	items, err := Parse(src, resp.Body, finalURL, resp.ContentType, loc)
+	items, warnings, err := parseBounded(src, resp.Body, finalURL, resp.ContentType, loc)
 	if err != nil {
 		return res, err
 	}
-	res.Items = items
+	res.Items, res.Warnings = items, warnings
 	return res, nil
 }
 
@@ -89,6 +92,24 @@ func Read(ctx context.Context, f *Fetcher, src Source, v Validators, loc *time.L
 // body of the right kind that does not parse is KindParse. A bad selector
 // or an unknown type is a plain error naming the source.
 func Parse(src Source, body []byte, finalURL, contentType string, loc *time.Location) ([]policywire.Item, error) {
+	items, _, err := parseBounded(src, body, finalURL, contentType, loc)
+	return items, err
+}
+
+// parseBounded is Parse, with a warning for each item whose link or GUID
+// was too long to keep (see boundItem).
+func parseBounded(src Source, body []byte, finalURL, contentType string, loc *time.Location) ([]policywire.Item, []string, error) {
+	items, err := parse(src, body, finalURL, contentType, loc)
+	var warnings []string
+	for i := range items {
+		if w := boundItem(&items[i]); w != "" {
+			warnings = append(warnings, w)
+		}
+	}
+	return items, warnings, err
+}
+
+func parse(src Source, body []byte, finalURL, contentType string, loc *time.Location) ([]policywire.Item, error) {
 	if loc == nil {
 		loc = time.UTC
 	}

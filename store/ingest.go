@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/policywire/policywire"
@@ -121,7 +122,7 @@ func (s *Store) Unseen(items []policywire.Item) ([]policywire.Item, error) {
 }
 
 func isKnown(tx *bolt.Tx, it policywire.Item, untrusted map[string]bool) (bool, error) {
-	seq := lookup(tx, it, untrusted)
+	seq, _ := lookup(tx, it, untrusted)
 	if seq == 0 {
 		return false, nil
 	}
@@ -138,15 +139,17 @@ func isKnown(tx *bolt.Tx, it policywire.Item, untrusted map[string]bool) (bool, 
 
 // ingestTx is the work of one Ingest inside its transaction.
 type ingestTx struct {
-	s         *Store
-	tx        *bolt.Tx
-	b         *Batch
-	route     Router
-	now       time.Time
-	cutoff    time.Time // first poll: items older than this are not routed
-	untrusted map[string]bool
-	res       IngestResult
-	newTitles []titleEntry
+	s          *Store
+	tx         *bolt.Tx
+	b          *Batch
+	route      Router
+	now        time.Time
+	cutoff     time.Time // first poll: items older than this are not routed
+	untrusted  map[string]bool
+	renamed    map[string]string // identity given here → identity the item arrived with
+	lastNewSeq uint64            // the sequence newItem took last
+	res        IngestResult
+	newTitles  []titleEntry
 }
 
 func (in *ingestTx) run() error {
@@ -165,10 +168,15 @@ func (in *ingestTx) run() error {
 	}
 	for _, it := range in.b.Items {
 		if err := in.item(it); err != nil {
-			return fmt.Errorf("item %q (%s): %w", it.Title, it.URL, err)
+			return fmt.Errorf("item %q (%s): %w", it.Title, clip(it.URL, 200), err)
 		}
 	}
 	st := in.b.State
+	if newerPoll(stored, st) {
+		// A later poll recorded its state (validators, failures) first:
+		// this one only adds what it archived.
+		st = stored
+	}
 	st.Source = in.b.Source
 	st.Items = stored.Items + in.res.New + in.res.Backfilled
 	st.LastNewItem = stored.LastNewItem
@@ -190,7 +198,10 @@ func (in *ingestTx) item(it policywire.Item) error {
 	if it.ID == "" {
 		it.ID = policywire.Identity(it)
 	}
-	seq := lookup(in.tx, it, in.untrusted)
+	seq, reused := lookup(in.tx, it, in.untrusted)
+	if seq == 0 && reused != nil {
+		return in.reusedGUID(it, reused)
+	}
 	if seq == 0 {
 		return in.newItem(it)
 	}
@@ -245,6 +256,7 @@ func (in *ingestTx) newItem(it policywire.Item) error {
 	if err != nil {
 		return err
 	}
+	in.lastNewSeq = seq
 	rec := itemRecord{
 		Item: it, SourceName: in.b.SourceName, FirstSeen: in.now,
 		SummaryHash: summaryHash(in.feedSummary(it)),
@@ -496,7 +508,11 @@ func (in *ingestTx) sourceName() string {
 }
 
 func (in *ingestTx) feedSummary(it policywire.Item) string {
-	if s, ok := in.b.FeedSummaries[it.ID]; ok {
+	id := it.ID
+	if orig, ok := in.renamed[id]; ok {
+		id = orig
+	}
+	if s, ok := in.b.FeedSummaries[id]; ok {
 		return s
 	}
 	return it.Summary
@@ -506,18 +522,18 @@ func (in *ingestTx) feedSummary(it policywire.Item) string {
 // is recognized by any of them later; entries that point elsewhere are
 // left alone.
 func (in *ingestTx) putIdentities(it policywire.Item, seq uint64) error {
-	put := func(b *bolt.Bucket, k []byte) error {
-		if len(k) == 0 || b.Get(k) != nil {
+	put := func(b *bolt.Bucket, s string) error {
+		if s == "" || getBounded(b, s) != nil {
 			return nil
 		}
-		return b.Put(k, u64(seq))
+		return b.Put(boundedKey(s), u64(seq))
 	}
-	if err := put(in.tx.Bucket(bucketURLs), urlKey(it.CanonicalURL)); err != nil {
+	if err := put(in.tx.Bucket(bucketURLs), it.CanonicalURL); err != nil {
 		return err
 	}
 	g := guidKey(it)
 	if g != "" && !in.untrusted[g] {
-		if err := put(in.tx.Bucket(bucketGUIDs), []byte(g)); err != nil {
+		if err := put(in.tx.Bucket(bucketGUIDs), g); err != nil {
 			return err
 		}
 	}
@@ -525,37 +541,92 @@ func (in *ingestTx) putIdentities(it policywire.Item, seq uint64) error {
 	if (it.CanonicalURL != "" && it.ID == "u:"+it.CanonicalURL) || (g != "" && it.ID == "g:"+g && !in.untrusted[g]) {
 		return nil
 	}
-	return put(in.tx.Bucket(bucketSeen), []byte(it.ID))
+	return put(in.tx.Bucket(bucketSeen), it.ID)
 }
 
 // lookup finds the archived item an incoming item is: by canonical URL,
 // then by GUID within its source, then by its identity as it arrived.
-func lookup(tx *bolt.Tx, it policywire.Item, untrusted map[string]bool) uint64 {
-	if it.CanonicalURL != "" {
-		if v := tx.Bucket(bucketURLs).Get(urlKey(it.CanonicalURL)); v != nil {
-			return be64(v)
-		}
+// A GUID names the stored item only if the link or the title agrees (see
+// sameByGUID): CMSs give an old GUID to a new item. When it names another
+// item, lookup returns 0 and that item's head, and the incoming item is
+// known only by the identity such an item gets (reusedIdentity).
+func lookup(tx *bolt.Tx, it policywire.Item, untrusted map[string]bool) (uint64, *guidOwner) {
+	if v := getBounded(tx.Bucket(bucketURLs), it.CanonicalURL); v != nil {
+		return be64(v), nil
 	}
 	if g := guidKey(it); g != "" && !untrusted[g] {
-		if v := tx.Bucket(bucketGUIDs).Get([]byte(g)); v != nil {
-			return be64(v)
+		if v := getBounded(tx.Bucket(bucketGUIDs), g); v != nil {
+			seq := be64(v)
+			h, ok, err := readHead(tx, seq)
+			if err != nil || !ok || sameByGUID(h, it) {
+				// A pruned item is known by its identity alone.
+				return seq, nil
+			}
+			if v := getBounded(tx.Bucket(bucketSeen), reusedIdentity(it.Source, it.GUID, it.Title)); v != nil {
+				return be64(v), nil
+			}
+			return 0, &guidOwner{recordHead: h, seq: seq}
 		}
 	}
-	if v := tx.Bucket(bucketSeen).Get([]byte(it.ID)); v != nil {
-		return be64(v)
+	if v := getBounded(tx.Bucket(bucketSeen), it.ID); v != nil {
+		return be64(v), nil
 	}
-	return 0
+	return 0, nil
 }
 
-// urlKey is the key of a canonical URL in the URL index: the URL itself.
-// (Hashing it would scatter the writes of one poll over the whole index;
-// URLs of one source share a prefix and often a date path, so one poll
-// touches few pages.)
-func urlKey(canonical string) []byte {
-	if canonical == "" {
-		return nil
+// sameByGUID reports whether the stored item h, found by the GUID of it,
+// is it: the same link, or (the link changed or one is missing) a title
+// close enough to be a revision of it.
+func sameByGUID(h recordHead, it policywire.Item) bool {
+	if it.URL != "" && (it.URL == h.URL || it.CanonicalURL == h.URL) {
+		return true
 	}
-	return []byte(canonical)
+	return it.Title == h.Title || jaccard(titleWords(it.Title), titleWords(h.Title)) >= revisedTitleThreshold
+}
+
+// revisedTitleThreshold is how alike (Jaccard of the word sets) a title
+// must stay to be a revision of the item that had its GUID: reworded
+// titles keep most words, a different item shares few.
+const revisedTitleThreshold = 0.5
+
+// reusedIdentity identifies an item that arrived with a GUID the feed had
+// given to another item: the GUID and its title together.
+func reusedIdentity(source, guid, title string) string {
+	h := sha256.Sum256([]byte(source + "\x00" + guid + "\x00" + strings.ToLower(strings.TrimSpace(title))))
+	return "r:" + hex.EncodeToString(h[:16])
+}
+
+// reusedGUID archives an item whose GUID the feed gave before to the
+// different item prev: a new item, alerted, and prev is kept as it was.
+// The GUID names the newer item from now on; prev stays known by its link
+// and by a reused-GUID identity of its own.
+func (in *ingestTx) reusedGUID(it policywire.Item, prev *guidOwner) error {
+	g := guidKey(it)
+	if it.ID == "g:"+g {
+		// Without a link, the GUID was the identity: it is the old item's.
+		if in.renamed == nil {
+			in.renamed = make(map[string]string)
+		}
+		id := reusedIdentity(it.Source, it.GUID, it.Title)
+		in.renamed[id] = it.ID
+		it.ID = id
+	}
+	seen := in.tx.Bucket(bucketSeen)
+	if old := reusedIdentity(prev.Source, it.GUID, prev.Title); getBounded(seen, old) == nil {
+		if err := seen.Put(boundedKey(old), u64(prev.seq)); err != nil {
+			return err
+		}
+	}
+	if err := in.newItem(it); err != nil {
+		return err
+	}
+	return in.tx.Bucket(bucketGUIDs).Put(boundedKey(g), u64(in.lastNewSeq))
+}
+
+// guidOwner is the stored item a GUID names.
+type guidOwner struct {
+	recordHead
+	seq uint64
 }
 
 func guidKey(it policywire.Item) string {

@@ -36,15 +36,18 @@ func (s *Store) Item(id string) (policywire.Item, bool, error) {
 // aliasOf resolves any identity an item arrived with to the sequence it
 // is archived under, or 0.
 func aliasOf(tx *bolt.Tx, identity string) uint64 {
+	// The URL index keys canonical URLs as they are (not hashed when
+	// short): URLs of one source share a prefix and often a date path, so
+	// the writes of one poll touch few pages.
 	var v []byte
 	switch {
 	case strings.HasPrefix(identity, "u:"):
-		v = tx.Bucket(bucketURLs).Get(urlKey(identity[2:]))
+		v = getBounded(tx.Bucket(bucketURLs), identity[2:])
 	case strings.HasPrefix(identity, "g:"):
-		v = tx.Bucket(bucketGUIDs).Get([]byte(identity[2:]))
+		v = getBounded(tx.Bucket(bucketGUIDs), identity[2:])
 	}
 	if v == nil {
-		v = tx.Bucket(bucketSeen).Get([]byte(identity))
+		v = getBounded(tx.Bucket(bucketSeen), identity)
 	}
 	return be64(v)
 }
@@ -193,7 +196,7 @@ func (s *Store) Prune(before time.Time) (int, error) {
 				n++
 				var rec itemRecord
 				if err := decode(v, &rec); err == nil && rec.Item.URL != "" {
-					if err := tx.Bucket(bucketArticles).Delete([]byte(rec.Item.URL)); err != nil {
+					if err := tx.Bucket(bucketArticles).Delete(boundedKey(rec.Item.URL)); err != nil {
 						return err
 					}
 				}
@@ -237,7 +240,7 @@ func (s *Store) Article(url string) (string, bool, error) {
 	var text string
 	var ok bool
 	err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketArticles).Get([]byte(url))
+		v := getBounded(tx.Bucket(bucketArticles), url)
 		if v == nil {
 			return nil
 		}
@@ -265,7 +268,7 @@ func (s *Store) PutArticle(url, text string) error {
 		if err != nil {
 			return err
 		}
-		return tx.Bucket(bucketArticles).Put([]byte(url), v)
+		return tx.Bucket(bucketArticles).Put(boundedKey(url), v)
 	})
 	if err != nil {
 		return fmt.Errorf("store: put article %s: %w", url, err)

@@ -309,6 +309,9 @@ func deliveredBucket(tx *bolt.Tx, channel string, sub []byte) *bolt.Bucket {
 
 // enqueue writes a new row for an alert, ordered by its publication time.
 func enqueue(tx *bolt.Tx, channel string, pub time.Time, rec *outboxRecord) ([]byte, error) {
+	if err := checkName("channel", channel); err != nil {
+		return nil, err
+	}
 	b, err := tx.Bucket(bucketOutbox).CreateBucketIfNotExists([]byte(channel))
 	if err != nil {
 		return nil, err

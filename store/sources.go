@@ -46,12 +46,32 @@ func (s *Store) SourceState(id string) (SourceState, error) {
 	return st, nil
 }
 
-// PutSourceState replaces the state of st.Source.
+// ErrStaleSourceState is returned by PutSourceState for the state of a
+// poll that started before the one whose state is stored: a slow poll
+// that ends late must not undo what a later one recorded (its validators,
+// its first poll and the backfill that goes with it).
+var ErrStaleSourceState = errors.New("store: a later poll of the source is recorded already")
+
+// PutSourceState replaces the state of st.Source, unless the stored state
+// is of a poll that started later (st.LastPoll before the stored one):
+// then it changes nothing and returns ErrStaleSourceState.
 func (s *Store) PutSourceState(st SourceState) error {
 	// Batch lets the concurrent polls of many sources (most of them 304s,
 	// where the state is all there is to write) share one commit; the
 	// write is idempotent, as Batch requires.
-	err := s.db.Batch(func(tx *bolt.Tx) error { return putSourceState(tx, st) })
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		stored, err := getSourceState(tx, st.Source)
+		if err != nil {
+			return err
+		}
+		if newerPoll(stored, st) {
+			return ErrStaleSourceState
+		}
+		return putSourceState(tx, st)
+	})
+	if errors.Is(err, ErrStaleSourceState) {
+		return fmt.Errorf("store: put source state %s: %w", st.Source, err)
+	}
 	if err != nil {
 		return fmt.Errorf("store: put source state %s: %w", st.Source, err)
 	}
@@ -91,8 +111,8 @@ func getSourceState(tx *bolt.Tx, id string) (SourceState, error) {
 }
 
 func putSourceState(tx *bolt.Tx, st SourceState) error {
-	if st.Source == "" {
-		return errors.New("source state without a source id")
+	if err := checkName("source", st.Source); err != nil {
+		return fmt.Errorf("source state: %w", err)
 	}
 	if n := len(st.RecentNew); n > recentNewKept {
 		st.RecentNew = st.RecentNew[n-recentNewKept:]
@@ -102,4 +122,10 @@ func putSourceState(tx *bolt.Tx, st SourceState) error {
 		return err
 	}
 	return tx.Bucket(bucketSources).Put([]byte(st.Source), v)
+}
+
+// newerPoll reports whether stored is the state of a poll that started
+// after the one st records.
+func newerPoll(stored, st SourceState) bool {
+	return stored.LastPoll.After(st.LastPoll)
 }

@@ -104,12 +104,12 @@ func classify(action, room string, err error) error {
 func retryAfter(e mautrix.HTTPError) time.Duration {
 	if e.RespError != nil {
 		if ms, ok := e.RespError.ExtraData["retry_after_ms"].(float64); ok && ms > 0 {
-			return time.Duration(ms) * time.Millisecond
+			return bot.CapRetryAfterMillis(ms)
 		}
 	}
 	if e.Response != nil {
 		if d, ok := parseRetryAfter(e.Response.Header.Get("Retry-After"), time.Now()); ok {
-			return d
+			return bot.CapRetryAfter(d)
 		}
 	}
 	return defaultRetryAfter
@@ -124,6 +124,9 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	if secs, err := strconv.Atoi(v); err == nil {
 		if secs <= 0 {
 			return 0, false
+		}
+		if secs > int(bot.MaxRetryAfter/time.Second) {
+			return bot.MaxRetryAfter, true
 		}
 		return time.Duration(secs) * time.Second, true
 	}

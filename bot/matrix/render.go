@@ -407,6 +407,12 @@ func safeURL(raw string) (string, bool) {
 	if scheme := strings.ToLower(u.Scheme); scheme != "http" && scheme != "https" {
 		return "", false
 	}
+	if u.User != nil {
+		// "https://gov.example@evil.example/" reads as gov.example and
+		// leads to evil.example: the user info goes.
+		u.User = nil
+		raw = u.String()
+	}
 	return roomPing.ReplaceAllString(raw, "%40$1"), true
 }
 

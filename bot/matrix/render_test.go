@@ -291,3 +291,20 @@ func FuzzAlertIsInert(f *testing.F) {
 		}
 	})
 }
+
+// A link with user info ("https://gov.example@evil.example/") reads as the
+// user info and leads to the host: the alert links to the host only, in
+// the item's link and in "also reported by".
+func TestAlertLinksDropUserInfo(t *testing.T) {
+	a := policywire.Alert{ID: "a1", Channel: "room", SourceName: "Council",
+		Item: policywire.Item{Title: "Council adopts conclusions", URL: "https://www.consilium.europa.eu@evil.example/press", Published: time.Date(2026, 9, 25, 9, 0, 0, 0, time.UTC)},
+		Also: []policywire.AlsoReported{{Source: "eeas", SourceName: "EEAS", URL: "https://eeas.europa.eu:pw@evil.example/also"}}}
+	c := newRenderer(time.UTC).alert(a)
+	out := c.Body + "\n" + c.FormattedBody
+	if strings.Contains(out, "consilium.europa.eu@") || strings.Contains(out, "pw@") {
+		t.Errorf("user info kept in the alert:\n%s", out)
+	}
+	if !strings.Contains(c.FormattedBody, `href="https://evil.example/press"`) {
+		t.Errorf("the link should lead, visibly, to its host:\n%s", c.FormattedBody)
+	}
+}

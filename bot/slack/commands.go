@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -276,6 +277,12 @@ func (r *commandRunner) spawn(fn func()) bool {
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
+		defer func() {
+			// A command that crashes must not end the daemon.
+			if p := recover(); p != nil {
+				r.log.Error("slack: command panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			}
+		}()
 		fn()
 	}()
 	return true

@@ -359,7 +359,7 @@ func (s *Sender) postOnce(ctx context.Context, channel string, opts []slack.MsgO
 	if err != nil {
 		var rl *slack.RateLimitedError
 		if errors.As(err, &rl) {
-			s.block(channel, rl.RetryAfter)
+			s.block(channel, bot.CapRetryAfter(rl.RetryAfter))
 		}
 		return "", true, err
 	}
@@ -523,7 +523,7 @@ func (s *Sender) classify(channel, method string, err error) error {
 	wrapped := fmt.Errorf("slack: %s to %s: %w", method, channel, err)
 	var limited *slack.RateLimitedError
 	if errors.As(err, &limited) {
-		return &bot.RetryAfterError{After: limited.RetryAfter, Err: wrapped}
+		return &bot.RetryAfterError{After: bot.CapRetryAfter(limited.RetryAfter), Err: wrapped}
 	}
 	var apiErr slack.SlackErrorResponse
 	if errors.As(err, &apiErr) {

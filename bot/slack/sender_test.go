@@ -111,6 +111,22 @@ func TestSendRateLimitedHonoursRetryAfter(t *testing.T) {
 	}
 }
 
+// A Retry-After of days holds the channel back bot.MaxRetryAfter, not days.
+func TestSendRetryAfterIsCapped(t *testing.T) {
+	f := slackfake.New(t)
+	s := newSender(t, f)
+	f.FailNext(1, http.StatusTooManyRequests, "86400000")
+	_, err := s.Send(context.Background(), "C1", alertN(1))
+	var ra *bot.RetryAfterError
+	if !errors.As(err, &ra) || ra.After != bot.MaxRetryAfter {
+		t.Fatalf("err = %v, want a RetryAfterError of %s", err, bot.MaxRetryAfter)
+	}
+	_, err = s.Send(context.Background(), "C1", alertN(2))
+	if !errors.As(err, &ra) || ra.After > bot.MaxRetryAfter {
+		t.Fatalf("second send: err = %v, want a wait of at most %s", err, bot.MaxRetryAfter)
+	}
+}
+
 func TestSendServerErrorThenSuccess(t *testing.T) {
 	f := slackfake.New(t)
 	s := newSender(t, f)

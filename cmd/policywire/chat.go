@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"sync"
 
 	"github.com/policywire/policywire/bot"
@@ -34,6 +36,7 @@ func (a *app) startChat(ctx context.Context, cfg *config.Config, b *bot.Bot, com
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer logPanic(logger, "slack socket mode")
 			err := slacksender.RunSocketMode(ctx, slacksender.SocketOptions{
 				AppToken: cfg.Slack.AppToken.Value(), BotToken: cfg.Slack.BotToken.Value(), APIURL: cfg.Slack.APIURL,
 				Commands: commands, Command: cfg.Slack.Command, Logger: logger,
@@ -51,6 +54,7 @@ func (a *app) startChat(ctx context.Context, cfg *config.Config, b *bot.Bot, com
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer logPanic(logger, "matrix command listener")
 			if err := l.Run(ctx); err != nil && ctx.Err() == nil {
 				logger.Error("matrix command listener stopped", "err", err)
 			}
@@ -58,8 +62,18 @@ func (a *app) startChat(ctx context.Context, cfg *config.Config, b *bot.Bot, com
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer logPanic(logger, "matrix room retries")
 			retryParkedRooms(ctx, b, st, mx, logger)
 		}()
 	}
 	return &wg
+}
+
+// logPanic, deferred at the top of a listener's goroutine, turns a crash of
+// the listener into a log record with its stack: the listener stops, the
+// daemon (polls, deliveries) goes on.
+func logPanic(logger *slog.Logger, what string) {
+	if r := recover(); r != nil {
+		logger.Error(what+" crashed and stopped; restart policywire to bring it back", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+	}
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/policywire/policywire/config"
 	"github.com/policywire/policywire/query"
 )
 
@@ -20,11 +21,19 @@ func newCheckCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "%s: ok: %s, %s, %s\n", cfg.Path,
-				plural(len(cfg.Sources), "source"), plural(len(cfg.Topics), "topic"), plural(len(cfg.Channels), "channel"))
+			for _, w := range cfg.Warnings {
+				fmt.Fprintln(a.stderr, w)
+			}
+			fmt.Fprintln(a.stdout, checkedLine(cfg))
 			return nil
 		},
 	}
+}
+
+// checkedLine is what check prints for a valid config.
+func checkedLine(cfg *config.Config) string {
+	return fmt.Sprintf("%s: ok: %s, %s, %s", cfg.Path,
+		plural(len(cfg.Sources), "source"), plural(len(cfg.Topics), "topic"), plural(len(cfg.Channels), "channel"))
 }
 
 // queryCheck is the topic query check config.Load runs.

@@ -11,23 +11,39 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/policywire/policywire"
+	"github.com/policywire/policywire/catalog"
 )
 
 func newInitCmd(a *app) *cobra.Command {
-	var output string
+	var output, fromCatalog string
 	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Write a starter config.yaml and say what to do next",
 		Long: "init writes the example configuration (real EU and government sources, two topics,\n" +
 			"one Slack channel and one Matrix room) to --output, else to the -c or $" + configEnv + "\n" +
-			"path, else to ./config.yaml. It never overwrites a file.",
+			"path, else to ./config.yaml. It never overwrites a file. With --catalog the sources\n" +
+			"come from the built-in catalog instead (see policywire catalog).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			path := output
 			if !cmd.Flags().Changed("output") {
 				path, _ = a.configFile()
 			}
-			if err := writeNew(path, policywire.ExampleConfig); err != nil {
+			data := policywire.ExampleConfig
+			if fromCatalog != "" {
+				es, err := catalog.Entries()
+				if err != nil {
+					return err
+				}
+				chosen, err := catalog.Select(es, strings.Split(fromCatalog, ","))
+				if err != nil {
+					return usageError(err)
+				}
+				if data, err = catalog.StarterConfig(policywire.ExampleConfig, chosen); err != nil {
+					return err
+				}
+			}
+			if err := writeNew(path, data); err != nil {
 				if errors.Is(err, fs.ErrExist) {
 					return usageError(fmt.Errorf("%s already exists; not overwriting it (move it away or use --output FILE)", path))
 				}
@@ -38,6 +54,7 @@ func newInitCmd(a *app) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "config.yaml", "file to write")
+	cmd.Flags().StringVar(&fromCatalog, "catalog", "", "take the sources from the built-in catalog: regions, kinds or entry ids, comma-separated (eu,us,uk,civil-society)")
 	return cmd
 }
 

@@ -137,6 +137,29 @@ bad.yaml:16:21: channel "desk": unknown topic "nope" (known topics: cyber)
 	}
 }
 
+// A token written in the file passes check (exit 0), with a warning that
+// says where it is and how to move it out, and never shows it.
+func TestCheckWarnsAboutALiteralToken(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "config.yaml"), `slack:
+  bot_token: xoxb-literal-token-value
+channels:
+  - id: desk
+    slack: C0123ABCDEF
+`)
+	r := runBinary(t, dir, nil, "check")
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstderr: %s", r.code, r.stderr)
+	}
+	want := "config.yaml:2:14: warning: slack.bot_token is written in the config file: give it as ${VAR} or in a file named by slack.bot_token_file, so that it stays out of the file, its backups and its history\n"
+	if r.stderr != want {
+		t.Errorf("stderr:\n%s\nwant:\n%s", r.stderr, want)
+	}
+	if strings.Contains(r.stderr+r.stdout, "xoxb-literal") {
+		t.Error("the token is shown")
+	}
+}
+
 func TestCheckMissingFile(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct {

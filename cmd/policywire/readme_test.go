@@ -19,6 +19,7 @@ import (
 	"github.com/policywire/policywire/internal/slackfake"
 	"github.com/policywire/policywire/internal/testenv"
 	"github.com/policywire/policywire/query"
+	"github.com/policywire/policywire/topics/packs"
 )
 
 // readmeBlock is one fenced block of README.md.
@@ -188,6 +189,12 @@ func TestREADMECommands(t *testing.T) {
 				t.Fatalf("check: exit %d: %s", r.code, r.stderr)
 			}
 		}},
+		{`^\./policywire (catalog --region eu|packs)$`, func(t *testing.T, cmd string) {
+			r := run(strings.Fields(cmd)[1:]...)
+			if r.code != 0 || !strings.Contains(r.stdout, "council-press") && !strings.Contains(r.stdout, "digital-diplomacy") {
+				t.Fatalf("%s: exit %d\n%s%s", cmd, r.code, r.stdout, r.stderr)
+			}
+		}},
 		{`^(\./)?policywire try (council-press|eeas-press)$`, func(t *testing.T, cmd string) {
 			r := run(strings.Fields(cmd)[1:]...)
 			if r.code != 0 || !strings.Contains(r.stdout, "HTTP 200") || !strings.Contains(r.stdout, "DATE") {
@@ -289,7 +296,17 @@ func TestREADMEQueriesAndYAML(t *testing.T) {
 		doc, _ = anyDoc.(map[string]any)
 		if topics, ok := doc["topics"].(map[string]any); ok {
 			for id, v := range topics {
-				q, _ := v.(map[string]any)["query"].(string)
+				topic, _ := v.(map[string]any)
+				if pack, ok := topic["pack"].(string); ok {
+					if _, known := packs.Queries()[pack]; !known {
+						t.Errorf("README topic %s: unknown pack %q", id, pack)
+					}
+					if _, hasQuery := topic["query"]; !hasQuery {
+						n++
+						continue
+					}
+				}
+				q, _ := topic["query"].(string)
 				if _, err := query.Parse(q); err != nil {
 					t.Errorf("README topic %s: %v", id, err)
 				}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/policywire/policywire/config"
 	"github.com/policywire/policywire/sources"
+	"github.com/policywire/policywire/topics/packs"
 )
 
 // Exit codes of the process.
@@ -40,6 +41,9 @@ func commandConstructors() []func(*app) *cobra.Command {
 		newVersionCmd,
 		newRunCmd,
 		newTryCmd,
+		newDiscoverCmd,
+		newCatalogCmd,
+		newPacksCmd,
 		newSourcesCmd,
 		newSearchCmd,
 		newBackupCmd,
@@ -186,6 +190,7 @@ func (a *app) loadConfig() (*config.Config, error) {
 	cfg, err := config.Load(path,
 		config.WithLookupEnv(a.lookupEnv),
 		config.WithQueryCheck(queryCheck),
+		config.WithTopicPacks(packs.Queries()),
 		config.WithLinkCheck(sources.CheckLinkTemplate),
 		config.WithVersion(buildVersion()),
 	)

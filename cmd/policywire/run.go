@@ -70,6 +70,7 @@ func newRunCmd(a *app) *cobra.Command {
 func (a *app) runOnce(ctx context.Context, cfg *config.Config, f runFlags) error {
 	logger := a.logger(cfg)
 	applyMemoryLimit(logger)
+	logConfigWarnings(logger, cfg)
 	var st *store.Store
 	var err error
 	if f.dryRun {
@@ -165,6 +166,7 @@ func channelNames(cfg *config.Config) map[string]string {
 func (a *app) runDaemon(ctx context.Context, cfg *config.Config, f runFlags) error {
 	logger := a.logger(cfg)
 	applyMemoryLimit(logger)
+	logConfigWarnings(logger, cfg)
 	st, err := openStore(cfg, false, 2*time.Second)
 	if err != nil {
 		return lockedHint(err)
@@ -372,4 +374,11 @@ func applyMemoryLimit(logger *slog.Logger) {
 		return
 	}
 	logger.Info("soft memory limit", "mib", limit>>20, "from", source)
+}
+
+// logConfigWarnings repeats at start what `check` warns about.
+func logConfigWarnings(logger *slog.Logger, cfg *config.Config) {
+	for _, w := range cfg.Warnings {
+		logger.Warn("config", "warning", w)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -171,4 +172,28 @@ func FixtureSources(t testing.TB) map[string]config.Source {
 		out[s.ID] = s
 	}
 	return out
+}
+
+// LoopbackURL is where ServeAs serves a public URL on this server: the
+// host becomes the first part of the path, so sources of many hosts can
+// share one server without their paths colliding. The query is kept.
+func (f *FixtureServer) LoopbackURL(publicURL string) string {
+	u, err := url.Parse(publicURL)
+	if err != nil || u.Host == "" {
+		return publicURL
+	}
+	out := f.URL + "/" + u.Host + u.EscapedPath()
+	if u.RawQuery != "" {
+		out += "?" + u.RawQuery
+	}
+	return out
+}
+
+// ServeAs serves body for a public URL (see LoopbackURL) and returns the
+// loopback URL to fetch instead.
+func (f *FixtureServer) ServeAs(publicURL string, body []byte, contentType string) string {
+	local := f.LoopbackURL(publicURL)
+	u, _ := url.Parse(local)
+	f.Set(u.Path, body, contentType)
+	return local
 }
