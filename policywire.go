@@ -134,4 +134,6 @@ type SearchHit struct {
 	Score float64
 	// Snippet is a short extract with the matched words between « and ».
 	Snippet string
+	// Also are the other sources that carried the item's story.
+	Also []AlsoReported `json:"also,omitempty"`
 }

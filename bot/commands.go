@@ -170,9 +170,12 @@ func (c *Commands) search(ctx context.Context, q string) (Answer, error) {
 	if len(hits) == 0 {
 		return Answer{Text: fmt.Sprintf("Nothing in the archive matches %s.", clip(q, 200))}, nil
 	}
+	if err := c.Bot.opts.Store.AddStorySources(hits); err != nil {
+		return Answer{}, fmt.Errorf("bot: search: %w", err)
+	}
 	a := Answer{Text: fmt.Sprintf("Best matches for %s:", clip(q, 200))}
 	for _, h := range hits {
-		a.Entries = append(a.Entries, c.entry(h.Item, h.Snippet))
+		a.Entries = append(a.Entries, c.withStory(c.entry(h.Item, h.Snippet), h.Also, 0))
 	}
 	return a, nil
 }
@@ -229,7 +232,7 @@ func (c *Commands) latest(req CommandRequest, arg string) (Answer, error) {
 	}
 	a := Answer{Text: fmt.Sprintf("The newest %d alert%s here:", len(alerts), plural(len(alerts)))}
 	for _, al := range alerts {
-		a.Entries = append(a.Entries, c.entry(al.Item, ""))
+		a.Entries = append(a.Entries, c.withStory(c.entry(al.Item, ""), al.Also, al.ThreadReplies))
 	}
 	return a, nil
 }

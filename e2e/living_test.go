@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -205,6 +206,19 @@ func newContentBody(ev *event.Event) string {
 	return body
 }
 
+// matrixOnlyEnv is an installation with the living feeds as sources and
+// one room as its channel.
+func matrixOnlyEnv(t *testing.T) (*matrixRoom, *livingFeeds, *e2eharness.Env) {
+	t.Helper()
+	mx := newMatrixRoom(t)
+	feeds := newLivingFeeds(t)
+	env := newEnv(t)
+	env.Vars = append(env.Vars, "MATRIX_TOKEN="+mx.botToken)
+	env.WriteConfig(setup{dataDir: env.DataDir(), matrixURL: mx.hs.URL, matrixUser: mx.botUser, sources: feeds.sources(""),
+		channels: []channel{{id: "room", matrix: string(mx.room)}}}.yaml())
+	return mx, feeds, env
+}
+
 // TestMatrixStoryGainsSourceIsOneEditedMessage: as on Slack, the story the
 // EEAS publishes after the Council is one message, edited once with an
 // m.replace that the reader reads back through /relations; a title
@@ -212,12 +226,7 @@ func newContentBody(ev *event.Event) string {
 // none.
 func TestMatrixStoryGainsSourceIsOneEditedMessage(t *testing.T) {
 	t.Parallel()
-	mx := newMatrixRoom(t)
-	feeds := newLivingFeeds(t)
-	env := newEnv(t)
-	env.Vars = append(env.Vars, "MATRIX_TOKEN="+mx.botToken)
-	env.WriteConfig(setup{dataDir: env.DataDir(), matrixURL: mx.hs.URL, matrixUser: mx.botUser, sources: feeds.sources(""),
-		channels: []channel{{id: "room", matrix: string(mx.room)}}}.yaml())
+	mx, feeds, env := matrixOnlyEnv(t)
 
 	feeds.set("council-press", councilStory(storyTitle))
 	runOnce(t, env)
@@ -476,4 +485,57 @@ func TestEditSurvivesSIGKILLBetweenSendAndRecord(t *testing.T) {
 	}
 	nothingWaiting(t, env)
 
+}
+
+// TestLatestAndSearchShowTheStory: after a story gained a source and two
+// follow-ups, `latest` in the room shows the alert with both sources and
+// its thread length; chat search and `policywire search` name every source
+// that carried the story.
+func TestLatestAndSearchShowTheStory(t *testing.T) {
+	t.Parallel()
+	mx, feeds, env := matrixOnlyEnv(t)
+
+	first := councilStory(storyTitle)
+	first.Description += " It concerns procedure " + procedureRef + "."
+	feeds.set("council-press", first)
+	runOnce(t, env)
+	feeds.set("eeas-press", eeasStory())
+	feeds.set("council-press", first, fileItem(1, "Parliament committee adopts its report on the euro in digital form"))
+	runOnce(t, env)
+	feeds.set("council-press", first, fileItem(1, "Parliament committee adopts its report on the euro in digital form"),
+		fileItem(2, "Council and Parliament strike a provisional deal on central bank money"))
+	runOnce(t, env)
+
+	r := env.Run(30*time.Second, "search", "envoys")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "also reported by eeas-press") || !strings.Contains(r.Stdout, "also reported by council-press") {
+		t.Fatalf("policywire search does not name every source of the story\n%s", r)
+	}
+
+	proc := env.Start("run")
+	proc.WaitLog(30*time.Second, "the command listener's first sync", func(r e2eharness.LogRecord) bool {
+		return strings.HasPrefix(r.Msg(), "matrix: first start")
+	})
+	ctx := context.Background()
+	send := func(text string) id.EventID {
+		t.Helper()
+		resp, err := mx.reader.SendText(ctx, mx.room, text)
+		if err != nil {
+			t.Fatalf("send %q: %v", text, err)
+		}
+		return resp.EventID
+	}
+	body := mx.replyTo(t, send("!pw latest 5"), 30*time.Second)
+	for _, want := range []string{storyTitle, "also reported by eeas-press", "2 follow-ups in its thread"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("latest does not say %q:\n%s", want, body)
+		}
+	}
+	body = mx.replyTo(t, send("!pw search envoys"), 30*time.Second)
+	if !strings.Contains(body, "also reported by eeas-press") {
+		t.Errorf("chat search does not name the EEAS as a source of the story:\n%s", body)
+	}
+	proc.Signal(syscall.SIGTERM)
+	if code, _ := proc.Wait(15 * time.Second); code != 0 {
+		t.Fatalf("daemon exit %d\n%s", code, proc.Stderr())
+	}
 }

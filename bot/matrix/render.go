@@ -292,7 +292,13 @@ func (r *renderer) digestItem(a policywire.Alert) digestItem {
 		plain += "\n  " + link
 		rich = fmt.Sprintf(`<li><a href="%s">%s</a>`, html.EscapeString(link), html.EscapeString(title))
 	}
-	rich += html.EscapeString(suffix) + "</li>"
+	rich += html.EscapeString(suffix)
+	if len(a.Also) > 0 {
+		alsoPlain, alsoRich := r.also(a.Also, false)
+		plain += "\n  Also reported by: " + alsoPlain
+		rich += "<br>Also reported by: " + alsoRich
+	}
+	rich += "</li>"
 	return digestItem{plain: plain, rich: rich, size: jsonSize(plain) + jsonSize(rich)}
 }
 
