@@ -18,7 +18,8 @@ var _ bot.Editor = (*Sender)(nil)
 // Edit replaces the alert's message eventID with an m.replace edit: the
 // new content in m.new_content, a "* " fallback body for clients without
 // edits, no mentions. Its transaction ID comes from the alert ID and
-// version, so that a resend of the same content returns the first edit.
+// version, and the edit is looked for among the event's edits first, so
+// that a resend of the same content makes no second edit.
 // A message that is gone (redacted, unknown) is a bot.GoneError: the
 // homeserver would accept an edit of a redacted event, but no one would
 // see it.
@@ -41,9 +42,34 @@ func (s *Sender) Edit(ctx context.Context, roomID, eventID string, a policywire.
 	if orig.Unsigned.RedactedBecause != nil {
 		return &bot.GoneError{Reason: "matrix: event " + eventID + " was redacted"}
 	}
+	key := a.ID + "/" + strconv.Itoa(version)
+	if done, err := s.edited(ctx, id.RoomID(roomID), id.EventID(eventID), key); err != nil {
+		return classify("read the edits of an event of", roomID, err)
+	} else if done {
+		s.log.Debug("matrix: edit already in room", "room", roomID, "alert", a.ID, "event", eventID)
+		return nil
+	}
 	c := s.render.edit(a, id.EventID(eventID))
-	_, err = s.send(ctx, roomID, txnID("edit/"+a.ID+"/"+strconv.Itoa(version)), c, "edit", a.ID)
+	c.EditKey = key
+	_, err = s.send(ctx, roomID, txnID("edit/"+key), c, "edit", a.ID)
 	return err
+}
+
+// edited says whether the bot already edited the event with the content
+// of key. It covers what the transaction ID cannot (a homeserver that
+// forgot its transactions, a new access token), as SendChecked does for
+// alerts.
+func (s *Sender) edited(ctx context.Context, room id.RoomID, original id.EventID, key string) (bool, error) {
+	resp, err := s.client.GetRelations(ctx, room, original, &mautrix.ReqGetRelations{RelationType: event.RelReplace, Limit: 100})
+	if err != nil {
+		return false, err
+	}
+	for _, ev := range resp.Chunk {
+		if ev.Sender == s.userID && ev.Content.Raw["org.policywire.edit"] == key {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // edit is the content of an m.replace edit of an alert's message, within

@@ -58,6 +58,8 @@ var urlUnsafe = strings.NewReplacer(`"`, "%22", "<", "%3C", ">", "%3E", `\`, "%5
 type content struct {
 	event.MessageEventContent
 	AlertID string `json:"org.policywire.alert_id,omitempty"`
+	// EditKey marks an edit with the alert and version it applies.
+	EditKey string `json:"org.policywire.edit,omitempty"`
 }
 
 // renderer turns alerts and digests into Matrix message content.
