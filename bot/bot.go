@@ -43,6 +43,33 @@ type Bot struct {
 	Dispatcher *Dispatcher
 	logger     *slog.Logger
 	indexer    *batchIndexer
+
+	// parkNoticed holds the (channel, reason) pairs the admin channel was
+	// told about, so that a channel whose every row parks for one reason
+	// sends one notice, not one per row.
+	parkMu      sync.Mutex
+	parkNoticed map[string]bool
+}
+
+// noticeParked tells the admin channel, once per channel and reason in
+// this process, that alerts were set aside.
+func (b *Bot) noticeParked(ctx context.Context, channel, title, reason string) {
+	b.parkMu.Lock()
+	key := channel + "\x00" + reason
+	seen := b.parkNoticed[key]
+	if b.parkNoticed == nil {
+		b.parkNoticed = map[string]bool{}
+	}
+	b.parkNoticed[key] = true
+	b.parkMu.Unlock()
+	if seen {
+		return
+	}
+	text := fmt.Sprintf("⚠ Alerts for channel %s are parked: %s (first: %q). The rest of the channel goes on; parked alerts are tried again at the next start or reload.",
+		channel, reason, clip(title, 200))
+	if err := b.Notify(context.WithoutCancel(ctx), text); err != nil {
+		b.logger.Error("admin notice not delivered", "err", err)
+	}
 }
 
 // FlushIndex writes the items waiting for the search index, so that a
@@ -80,6 +107,7 @@ func New(o Options) (*Bot, error) {
 	b.Dispatcher = &Dispatcher{
 		Store: o.Store, Senders: o.Senders, Logger: o.Logger, Now: o.Now,
 		MaxAttempts: o.MaxAttempts, Observe: o.OnDelivery,
+		OnPark: b.noticeParked,
 	}
 	// Rows enqueued before this process began may have been in flight when
 	// an earlier one died; run --once never calls Start, so mark it here.
@@ -278,7 +306,7 @@ func (b *Bot) undelivered() ([]Undelivered, error) {
 		u := Undelivered{Channel: ch.ID}
 		reasons := map[string]bool{}
 		for _, r := range rows {
-			if r.Digest && !r.Parked {
+			if ch.Digest != "" && !r.Parked {
 				continue // waits for its digest time: due later, not undelivered
 			}
 			if r.Parked {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -224,5 +225,56 @@ func TestRetentionPrunesOldItemsButNeverAlertsThemAgain(t *testing.T) {
 	}
 	if again := len(fake.Posts("C0EUDESK")); again != posted {
 		t.Fatalf("pruned items were alerted again: %d posts, then %d", posted, again)
+	}
+}
+
+func TestTruncatedFeedKeepsItsItemsAndWarnsInSourceHealth(t *testing.T) {
+	fixtures := councilAndEEAS(t, "council-press.rss")
+	cut, err := os.ReadFile(filepath.Join("..", "sources", "testdata", "feeds", "truncated.rss"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixtures.Set("/council.rss", cut, testenv.ContentTypeFor(".rss"))
+	fake := slackfake.New(t)
+	cfg := testConfig(fixtures)
+	p := newPipeline(t, cfg, fixtures, t.TempDir(), fake)
+	if _, err := p.bot.RunOnce(context.Background(), 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	st, err := p.store.SourceState("council-press")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.ConsecutiveFailures != 0 || st.Items != 12 {
+		t.Fatalf("a feed cut short must succeed with its 12 complete items: %+v", st)
+	}
+	health, err := bot.Health(cfg, p.store, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var council bot.SourceReport
+	for _, s := range health.Sources {
+		if s.ID == "council-press" {
+			council = s
+		}
+	}
+	if council.Status != "ok" || !strings.HasPrefix(council.Warning, "feed truncated after item 12; item 13 dropped") {
+		t.Fatalf("source health: %+v", council)
+	}
+	var out strings.Builder
+	if err := bot.WriteHealth(&out, health, cfg.Location); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "warning: feed truncated after item 12") {
+		t.Errorf("sources table lacks the warning:\n%s", out.String())
+	}
+
+	// The next whole read clears it.
+	fixtures.Set("/council.rss", testenv.SourceFixture(t, "council-press.rss"), testenv.ContentTypeFor(".rss"))
+	if _, err := p.bot.RunOnce(context.Background(), 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if st, err = p.store.SourceState("council-press"); err != nil || st.LastWarning != "" {
+		t.Fatalf("warning after a whole read: %q, %v", st.LastWarning, err)
 	}
 }

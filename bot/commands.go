@@ -11,6 +11,7 @@ import (
 	"unicode"
 
 	"github.com/policywire/policywire"
+	"github.com/policywire/policywire/config"
 	"github.com/policywire/policywire/query"
 	"github.com/policywire/policywire/store"
 )
@@ -27,7 +28,8 @@ type CommandRequest struct {
 	Target   string // Slack channel id or Matrix room id it came from
 	User     string
 	// MayManage says the platform allows this user to change the room's
-	// subscriptions (Matrix power level >= 50, or a configured admin).
+	// subscriptions (Matrix: power level >= 50 or matrix.admins; Slack: a
+	// workspace admin or owner, or slack.admins).
 	MayManage bool
 	Text      string // the command line without the prefix ("search cyber")
 }
@@ -248,6 +250,8 @@ func (c *Commands) sources() (Answer, error) {
 		line := fmt.Sprintf("• %s — %s, last success %s, %d items", s.Name, s.Status, fmtTime(s.LastSuccess, loc), s.Items)
 		if s.Failures > 0 {
 			line += fmt.Sprintf(", failed %d× in a row: %s", s.Failures, clip(s.LastError, 160))
+		} else if s.Warning != "" {
+			line += ", warning: " + clip(s.Warning, 160)
 		}
 		a.Lines = append(a.Lines, line)
 	}
@@ -259,9 +263,24 @@ func (c *Commands) sources() (Answer, error) {
 	return a, nil
 }
 
+// ManagesSubscriptions says whether a command line changes subscriptions,
+// so that a platform looks up the user's rights only when they matter.
+func ManagesSubscriptions(text string) bool {
+	verb, _ := splitVerb(text)
+	return verb == "subscribe" || verb == "unsubscribe"
+}
+
+// notAllowed is the refusal of a subscription change, naming who may.
+func notAllowed(platform string) Answer {
+	if platform == "slack" {
+		return Answer{Text: "Only workspace admins and owners, and the users listed under slack.admins in policywire's config, may change subscriptions."}
+	}
+	return Answer{Text: "Only room moderators (power level 50 or more) and policywire admins may change subscriptions."}
+}
+
 func (c *Commands) subscribe(ctx context.Context, req CommandRequest, q string) (Answer, error) {
 	if !req.MayManage {
-		return Answer{Text: "Only room moderators (power level 50 or more) and policywire admins may change subscriptions."}, nil
+		return notAllowed(req.Platform), nil
 	}
 	ch, ok := c.channelFor(req)
 	if !ok {
@@ -274,7 +293,14 @@ func (c *Commands) subscribe(ctx context.Context, req CommandRequest, q string) 
 	if err != nil {
 		return queryError(q, err), nil
 	}
-	sub, err := c.Bot.opts.Store.AddSubscription(store.Subscription{Channel: ch, Query: parsed.String(), By: req.User, Created: c.now()})
+	limit := c.Bot.Config().Chat.MaxSubscriptions
+	if limit <= 0 {
+		limit = config.DefaultMaxSubscriptions
+	}
+	sub, err := c.Bot.opts.Store.AddSubscription(store.Subscription{Channel: ch, Query: parsed.String(), By: req.User, Created: c.now()}, limit)
+	if errors.Is(err, store.ErrTooManySubscriptions) {
+		return Answer{Text: fmt.Sprintf("This channel already has %d subscription%s, the most it may have (chat.max_subscriptions). Remove one with unsubscribe ID first; subscriptions lists them.", limit, plural(limit))}, nil
+	}
 	if err != nil {
 		return Answer{}, fmt.Errorf("bot: subscribe: %w", err)
 	}
@@ -315,7 +341,7 @@ func (c *Commands) subscriptions(req CommandRequest) (Answer, error) {
 
 func (c *Commands) unsubscribe(req CommandRequest, id string) (Answer, error) {
 	if !req.MayManage {
-		return Answer{Text: "Only room moderators (power level 50 or more) and policywire admins may change subscriptions."}, nil
+		return notAllowed(req.Platform), nil
 	}
 	ch, ok := c.channelFor(req)
 	if !ok {

@@ -42,12 +42,7 @@ func (e *GoneError) Unwrap() error { return e.Err }
 func (d *Dispatcher) deliverEdit(ctx context.Context, ch config.Channel, sender Sender, row store.OutboxRow) (time.Time, error) {
 	editor, ok := sender.(Editor)
 	if !ok {
-		reason := "the " + sender.Platform() + " connection cannot edit messages"
-		d.Logger.Error("edit parked", "channel", ch.ID, "alert", row.Alert.ID, "reason", reason)
-		if err := d.Store.Park(ch.ID, row.Key, reason); err != nil {
-			return time.Time{}, fmt.Errorf("bot: park: %w", err)
-		}
-		return time.Time{}, nil
+		return time.Time{}, d.park(ctx, ch, row, "the "+sender.Platform()+" connection cannot edit messages")
 	}
 	target := row.Edit.Target
 	if target == "" {
@@ -77,15 +72,10 @@ func (d *Dispatcher) deliverEdit(ctx context.Context, ch config.Channel, sender 
 			return time.Time{}, fmt.Errorf("bot: drop edit: %w", err)
 		}
 		return time.Time{}, nil
-	case IsPermanent(err):
+	}
+	if reason, park := d.parkReason(err, row.Attempts+1); park {
 		ev.Parked = true
-		var perm *PermanentError
-		errors.As(err, &perm)
-		d.Logger.Error("edit parked", "channel", ch.ID, "alert", row.Alert.ID, "reason", perm.Reason)
-		if err := d.Store.Park(ch.ID, row.Key, perm.Reason); err != nil {
-			return time.Time{}, fmt.Errorf("bot: park: %w", err)
-		}
-		return time.Time{}, nil
+		return time.Time{}, d.park(ctx, ch, row, reason)
 	}
 	wait := RetryBackoff(row.Attempts + 1)
 	var ra *RetryAfterError

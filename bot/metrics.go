@@ -17,6 +17,7 @@ type Metrics struct {
 	newItems      *prometheus.CounterVec
 	delivered     *prometheus.CounterVec
 	failed        *prometheus.CounterVec
+	parked        *prometheus.CounterVec
 }
 
 // NewMetrics registers the bot's metrics. Gauges that mirror the database
@@ -40,8 +41,11 @@ func NewMetrics(st *store.Store) *Metrics {
 		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "policywire_alerts_failed_total", Help: "Failed delivery attempts, by channel.",
 		}, []string{"channel"}),
+		parked: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "policywire_alerts_parked_total", Help: "Alerts (or digests) set aside after a permanent failure or repeated refusals, by channel.",
+		}, []string{"channel"}),
 	}
-	m.Registry.MustRegister(m.fetches, m.fetchDuration, m.newItems, m.delivered, m.failed,
+	m.Registry.MustRegister(m.fetches, m.fetchDuration, m.newItems, m.delivered, m.failed, m.parked,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&storeCollector{st: st})
 	return m
@@ -62,6 +66,9 @@ func (m *Metrics) ObserveDelivery(e DeliveryEvent) {
 		m.delivered.WithLabelValues(e.Channel).Inc()
 	} else {
 		m.failed.WithLabelValues(e.Channel).Inc()
+	}
+	if e.Parked {
+		m.parked.WithLabelValues(e.Channel).Inc()
 	}
 }
 

@@ -104,6 +104,9 @@ func (p *Poller) Poll(ctx context.Context, src config.Source) (PollResult, error
 	// never see those items again.
 	before := st
 	st.ConsecutiveFailures, st.LastError, st.LastErrorKind = 0, "", ""
+	if read.Response != nil && !read.Response.NotModified {
+		st.LastWarning = read.Report.Summary()
+	}
 	st.LastSuccess = p.now()
 	st.NextAllowed = time.Time{}
 	if read.Response != nil {

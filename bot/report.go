@@ -20,9 +20,11 @@ type SourceReport struct {
 	LastSuccess time.Time `json:"last_success,omitzero"`
 	LastError   string    `json:"last_error,omitempty"`
 	ErrorKind   string    `json:"error_kind,omitempty"`
-	Failures    int       `json:"consecutive_failures"`
-	Items       int       `json:"items"`
-	NextPoll    time.Time `json:"next_poll,omitzero"`
+	Warning     string    `json:"warning,omitempty"` // of the last successful read
+
+	Failures int       `json:"consecutive_failures"`
+	Items    int       `json:"items"`
+	NextPoll time.Time `json:"next_poll,omitzero"`
 }
 
 // ChannelReport is the outbox state of one channel.
@@ -53,7 +55,7 @@ func Health(cfg *config.Config, st *store.Store, now time.Time) (HealthReport, e
 	for _, src := range cfg.Sources {
 		s := states[src.ID]
 		r := SourceReport{ID: src.ID, Name: sourceName(src), LastSuccess: s.LastSuccess, LastError: s.LastError,
-			ErrorKind: s.LastErrorKind, Failures: s.ConsecutiveFailures, Items: s.Items}
+			ErrorKind: s.LastErrorKind, Failures: s.ConsecutiveFailures, Items: s.Items, Warning: s.LastWarning}
 		switch {
 		case s.Polls == 0 && s.LastPoll.IsZero():
 			r.Status = "waiting"
@@ -118,6 +120,9 @@ func WriteHealth(w io.Writer, rep HealthReport, loc *time.Location) error {
 			status = fmt.Sprintf("failing ×%d", s.Failures)
 		}
 		errText := s.LastError
+		if errText == "" && s.Warning != "" {
+			errText = "warning: " + s.Warning
+		}
 		if r := []rune(errText); len(r) > 100 {
 			errText = string(r[:99]) + "…"
 		}

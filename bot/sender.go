@@ -48,6 +48,25 @@ func (e *PermanentError) Error() string {
 }
 func (e *PermanentError) Unwrap() error { return e.Err }
 
+// RejectedError is a refusal of one message by the chat server that is
+// neither known to be permanent nor a rate limit (an error code the sender
+// does not know). It is retried with backoff like a transient failure, but
+// a row refused RejectLimit times in a row is parked, so that the channel's
+// later rows still flow. Network failures and server errors (5xx) are never
+// RejectedErrors: they are outages, and every row waits them out.
+type RejectedError struct {
+	Reason string
+	Err    error
+}
+
+func (e *RejectedError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("bot: rejected: %s: %v", e.Reason, e.Err)
+	}
+	return "bot: rejected: " + e.Reason
+}
+func (e *RejectedError) Unwrap() error { return e.Err }
+
 // RetryAfterError is a rate limit: nothing may be sent to that channel
 // before After has passed.
 type RetryAfterError struct {

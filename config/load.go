@@ -20,22 +20,25 @@ import (
 
 // Defaults of keys the file may leave out.
 const (
-	DefaultDataDir      = "./data"
-	DefaultTimezone     = "UTC"
-	DefaultListen       = "127.0.0.1:8080"
-	DefaultTimeout      = 30 * time.Second
-	DefaultMaxBytes     = 10 << 20
-	DefaultConcurrency  = 8
-	DefaultHostDelay    = 2 * time.Second
-	DefaultSchedule     = "@every 15m"
-	DefaultBackfill     = 72 * time.Hour
-	DefaultMaxChars     = 400
-	DefaultFetchArticle = "auto"
-	DefaultLLMTimeout   = 20 * time.Second
-	DefaultSlackCommand = "/policywire"
-	DefaultMatrixPrefix = "!pw"
-	DefaultLogLevel     = "info"
-	DefaultLogFormat    = "auto"
+	DefaultDataDir  = "./data"
+	DefaultTimezone = "UTC"
+	DefaultListen   = "127.0.0.1:8080"
+	// DefaultMaxSubscriptions bounds the subscriptions of one channel: a
+	// routing rule each, checked for every new item.
+	DefaultMaxSubscriptions = 50
+	DefaultTimeout          = 30 * time.Second
+	DefaultMaxBytes         = 10 << 20
+	DefaultConcurrency      = 8
+	DefaultHostDelay        = 2 * time.Second
+	DefaultSchedule         = "@every 15m"
+	DefaultBackfill         = 72 * time.Hour
+	DefaultMaxChars         = 400
+	DefaultFetchArticle     = "auto"
+	DefaultLLMTimeout       = 20 * time.Second
+	DefaultSlackCommand     = "/policywire"
+	DefaultMatrixPrefix     = "!pw"
+	DefaultLogLevel         = "info"
+	DefaultLogFormat        = "auto"
 )
 
 // UserAgent is the default fetch.user_agent for a build version.
@@ -162,6 +165,7 @@ func (l *loader) load(data []byte) *Config {
 			HostDelay:   DefaultHostDelay,
 		},
 		Defaults: Defaults{Schedule: DefaultSchedule, Backfill: DefaultBackfill},
+		Chat:     Chat{MaxSubscriptions: DefaultMaxSubscriptions},
 		Summary: Summary{
 			MaxChars:     DefaultMaxChars,
 			FetchArticle: DefaultFetchArticle,
@@ -216,7 +220,7 @@ func (l *loader) resolve(cfg *Config) {
 	}
 }
 
-var topKeys = []string{"data_dir", "timezone", "log", "http", "fetch", "defaults", "summary", "topics", "sources", "slack", "matrix", "channels", "admin"}
+var topKeys = []string{"data_dir", "timezone", "log", "http", "fetch", "defaults", "summary", "chat", "topics", "sources", "slack", "matrix", "channels", "admin"}
 
 func (l *loader) decodeRoot(root *yaml.Node, cfg *Config) {
 	f := l.mapping(root, "the top level", "", topKeys)
@@ -253,6 +257,9 @@ func (l *loader) decodeRoot(root *yaml.Node, cfg *Config) {
 	if n := f.vals["summary"]; n != nil {
 		l.decodeSummary(n, &cfg.Summary)
 	}
+	if n := f.vals["chat"]; n != nil {
+		l.decodeChat(n, &cfg.Chat)
+	}
 	topicNodes := map[string]*yaml.Node{}
 	if n := f.vals["topics"]; n != nil {
 		cfg.Topics = l.decodeTopics(n, topicNodes)
@@ -282,6 +289,20 @@ func (l *loader) decodeRoot(root *yaml.Node, cfg *Config) {
 	}
 }
 
+func (l *loader) decodeChat(n *yaml.Node, dst *Chat) {
+	f := l.mapping(n, "chat", "chat.", []string{"max_subscriptions"})
+	if f == nil {
+		return
+	}
+	if v, ok := l.integer(f, "max_subscriptions"); ok {
+		if v <= 0 || v > 1000 {
+			l.errAt(f.vals["max_subscriptions"], "chat.max_subscriptions: must be from 1 to 1000, got %d", v)
+		} else {
+			dst.MaxSubscriptions = v
+		}
+	}
+}
+
 func (l *loader) decodeLog(n *yaml.Node, dst *Log) {
 	f := l.mapping(n, "log", "log.", []string{"level", "format"})
 	if f == nil {
@@ -292,7 +313,7 @@ func (l *loader) decodeLog(n *yaml.Node, dst *Log) {
 }
 
 func (l *loader) decodeHTTP(n *yaml.Node, dst *HTTP) {
-	f := l.mapping(n, "http", "http.", []string{"listen"})
+	f := l.mapping(n, "http", "http.", []string{"listen", "metrics_listen"})
 	if f == nil {
 		return
 	}
@@ -304,6 +325,19 @@ func (l *loader) decodeHTTP(n *yaml.Node, dst *HTTP) {
 			}
 		}
 		dst.Listen = v
+	}
+	if v, ok := l.str(f, "metrics_listen"); ok {
+		if v != "" {
+			if err := checkListen(v); err != nil {
+				l.errAt(f.vals["metrics_listen"], "http.metrics_listen: %v, got %s", err, show(f.vals["metrics_listen"], v))
+				return
+			}
+			if v == dst.Listen {
+				l.errAt(f.vals["metrics_listen"], "http.metrics_listen: must differ from http.listen (%s), or be left out to serve /metrics there", dst.Listen)
+				return
+			}
+		}
+		dst.MetricsListen = v
 	}
 }
 
@@ -908,7 +942,7 @@ func (l *loader) checkRefs(channel, kind string, refs []string, nodes []*yaml.No
 }
 
 func (l *loader) decodeSlack(n *yaml.Node) (*Slack, *fields) {
-	f := l.mapping(n, "slack", "slack.", []string{"bot_token", "bot_token_file", "signing_secret", "signing_secret_file", "app_token", "app_token_file", "command", "api_url"})
+	f := l.mapping(n, "slack", "slack.", []string{"bot_token", "bot_token_file", "signing_secret", "signing_secret_file", "app_token", "app_token_file", "command", "api_url", "admins"})
 	if f == nil {
 		return nil, nil
 	}
@@ -930,6 +964,7 @@ func (l *loader) decodeSlack(n *yaml.Node) (*Slack, *fields) {
 			s.APIURL = v
 		}
 	}
+	s.Admins = l.userIDs(f, "admins", slackUserPattern, "a Slack user ID such as U024BE7LH")
 	return s, f
 }
 
@@ -961,15 +996,23 @@ func (l *loader) decodeMatrix(n *yaml.Node) (*Matrix, *fields) {
 			m.CommandPrefix = v
 		}
 	}
-	admins, nodes := l.strList(f, "admins")
-	for i, a := range admins {
-		if !matrixUserPattern.MatchString(a) {
-			l.errAt(nodes[i], "matrix.admins: expected a Matrix user ID such as @alice:example.org, got %s", show(nodes[i], a))
+	m.Admins = l.userIDs(f, "admins", matrixUserPattern, "a Matrix user ID such as @alice:example.org")
+	return m, f
+}
+
+// userIDs reads a list of user IDs, each matching pattern; a bad one is an
+// error naming what was expected.
+func (l *loader) userIDs(f *fields, key string, pattern *regexp.Regexp, expected string) []string {
+	var out []string
+	ids, nodes := l.strList(f, key)
+	for i, id := range ids {
+		if !pattern.MatchString(id) {
+			l.errAt(nodes[i], "%s%s: expected %s, got %s", f.prefix, key, expected, show(nodes[i], id))
 			continue
 		}
-		m.Admins = append(m.Admins, a)
+		out = append(out, id)
 	}
-	return m, f
+	return out
 }
 
 // show quotes a value for a message: as written in the file when it came

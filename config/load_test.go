@@ -185,6 +185,7 @@ func TestFullConfig(t *testing.T) {
 		Summary: config.Summary{MaxChars: 280, FetchArticle: "never", LLM: config.LLM{
 			URL: "http://127.0.0.1:11434/v1", Model: "llama3", APIKey: "sk-llm", Timeout: 5 * time.Second,
 		}},
+		Chat: config.Chat{MaxSubscriptions: config.DefaultMaxSubscriptions},
 		Topics: []config.Topic{
 			{ID: "cyber", Query: "cyber* AND (security OR resilience)"},
 			{ID: "diplomacy", Query: `"digital diplomacy"`},
@@ -495,4 +496,50 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestMetricsListen(t *testing.T) {
+	cfg, err := config.Parse("c.yaml", []byte("http: {listen: ':8080', metrics_listen: '127.0.0.1:9090'}"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.HTTP.MetricsListen != "127.0.0.1:9090" {
+		t.Fatalf("metrics_listen = %q", cfg.HTTP.MetricsListen)
+	}
+	for yaml, want := range map[string]string{
+		"http: {metrics_listen: 'localhost'}":                  `c.yaml:1:24: http.metrics_listen: expected host:port`,
+		"http: {listen: ':8080', metrics_listen: ':8080'}":     `c.yaml:1:41: http.metrics_listen: must differ from http.listen (:8080)`,
+		"http: {metrics_listen: '127.0.0.1:99999'}":            `c.yaml:1:24: http.metrics_listen: invalid port "99999"`,
+		"http: {listen: '127.0.0.1:8080', metrics_listen: ''}": "",
+	} {
+		_, err := config.Parse("c.yaml", []byte(yaml), env(nil))
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("%s: %v", yaml, err)
+		case want != "" && (err == nil || !strings.HasPrefix(err.Error(), want)):
+			t.Errorf("%s: got %v, want an error starting %s", yaml, err, want)
+		}
+	}
+}
+
+func TestSlackAdminsAndMaxSubscriptions(t *testing.T) {
+	cfg, err := config.Parse("c.yaml", []byte("slack: {bot_token: xoxb-1, admins: [U024BE7LH, W012A3CDE]}\nchat: {max_subscriptions: 7}"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(cfg.Slack.Admins, []string{"U024BE7LH", "W012A3CDE"}) || cfg.Chat.MaxSubscriptions != 7 {
+		t.Fatalf("admins %v, max_subscriptions %d", cfg.Slack.Admins, cfg.Chat.MaxSubscriptions)
+	}
+	if def, err := config.Parse("c.yaml", []byte("log: {level: info}"), env(nil)); err != nil || def.Chat.MaxSubscriptions != config.DefaultMaxSubscriptions {
+		t.Fatalf("default max_subscriptions: %v %v", def, err)
+	}
+	for yaml, want := range map[string]string{
+		"slack: {bot_token: xoxb-1, admins: [alice]}": `c.yaml:1:37: slack.admins: expected a Slack user ID such as U024BE7LH, got "alice"`,
+		"chat: {max_subscriptions: 0}":                `c.yaml:1:27: chat.max_subscriptions: must be from 1 to 1000, got 0`,
+		"chat: {max_subscriptions: many}":             `c.yaml:1:27: chat.max_subscriptions: expected a whole number, got "many"`,
+	} {
+		if _, err := config.Parse("c.yaml", []byte(yaml), env(nil)); err == nil || err.Error() != want {
+			t.Errorf("%s: got %v, want %s", yaml, err, want)
+		}
+	}
 }

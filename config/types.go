@@ -50,6 +50,7 @@ type Config struct {
 	Fetch    Fetch
 	Defaults Defaults
 	Summary  Summary
+	Chat     Chat
 
 	// Topics keep the order of the file.
 	Topics   []Topic
@@ -65,6 +66,12 @@ type Config struct {
 	Warnings []string
 }
 
+// Chat limits what chat commands may change.
+type Chat struct {
+	// MaxSubscriptions bounds the subscriptions of one channel.
+	MaxSubscriptions int
+}
+
 // Log sets logging: level is debug, info, warn or error; format is auto
 // (text on a terminal, JSON otherwise), text or json.
 type Log struct {
@@ -72,9 +79,12 @@ type Log struct {
 	Format string
 }
 
-// HTTP is the bot's own listener; Listen "" turns it off.
+// HTTP is the bot's own listener; Listen "" turns it off. MetricsListen,
+// when set, serves /metrics on an address of its own instead (so the
+// public Slack endpoint need not expose it).
 type HTTP struct {
-	Listen string
+	Listen        string
+	MetricsListen string
 }
 
 // Fetch limits every outbound request.
@@ -165,6 +175,9 @@ type Slack struct {
 	AppToken      Secret
 	Command       string
 	APIURL        string
+	// Admins are Slack user ids (U…/W…) that may change subscriptions
+	// besides the workspace's own admins and owners.
+	Admins []string
 }
 
 // Matrix is the Matrix account of the bot.

@@ -114,6 +114,7 @@ func checkListen(s string) error {
 }
 
 var (
+	slackUserPattern   = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
 	matrixUserPattern  = regexp.MustCompile(`^@[^:\s]+:[^\s:]+(:[0-9]+)?$`)
 	matrixRoomPattern  = regexp.MustCompile(`^[!#][^:\s]+:[^\s:]+(:[0-9]+)?$`)
 	slackChanPattern   = regexp.MustCompile(`^[A-Z0-9]{2,}$`)

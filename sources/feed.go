@@ -4,22 +4,47 @@ import (
 	"bytes"
 	"errors"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/mmcdole/gofeed"
+	ext "github.com/mmcdole/gofeed/extensions"
+	"github.com/mmcdole/gofeed/rss"
 
 	"github.com/policywire/policywire"
 )
 
-// parseFeed reads an RSS 0.9x/1.0/2.0, Atom or JSON Feed body.
+// parseFeed reads an RSS 0.9x/1.0/2.0, Atom or JSON Feed body. The body
+// is first made UTF-8 (see decodeBody). A body whose markup breaks is
+// repaired where the break is local (an unescaped "<", a character XML
+// forbids), loses only the item that breaks where it is not, and keeps
+// every complete item when it is cut short; each is told in d.report.
 func parseFeed(d document) ([]policywire.Item, error) {
-	fp := gofeed.NewParser()
-	feed, err := fp.Parse(bytes.NewReader(validUTF8Feed(d.body)))
+	body, repairs := decodeBody(d.body, d.contentType)
+	for _, r := range repairs {
+		d.report.repair(0, "%s", r)
+	}
+	if isJSONBody(body) {
+		return parseJSONFeed(d, body)
+	}
+	if deep, err := xmlTooDeep(body, MaxXMLDepth); deep {
+		return nil, &Error{Kind: KindParse, URL: d.url, Err: err}
+	}
+	feed, raw, err := gofeedParse(body)
+	var lost []int // positions of the items recovery dropped
+	if err != nil && !errors.Is(err, gofeed.ErrFeedTypeNotDetected) {
+		if fixed, dropped, ok := recoverXML(body, d.report); ok {
+			// A body of which no item survives is broken, not short.
+			if f, r, ferr := gofeedParse(fixed); ferr == nil && len(f.Items) > 0 {
+				feed, raw, err, body, lost = f, r, nil, fixed, dropped
+			}
+		}
+	}
 	if err != nil {
 		if errors.Is(err, gofeed.ErrFeedTypeNotDetected) {
-			if LooksLikeHTML(d.body) {
+			if LooksLikeHTML(body) {
 				return nil, d.unexpected()
 			}
 			return nil, &Error{Kind: KindUnexpected, URL: d.url, Err: errors.New("the body is neither RSS, Atom nor JSON Feed")}
@@ -30,23 +55,43 @@ func parseFeed(d document) ([]policywire.Item, error) {
 	if feedLang == "" && feed.DublinCoreExt != nil && len(feed.DublinCoreExt.Language) > 0 {
 		feedLang = feed.DublinCoreExt.Language[0]
 	}
+	rawItems := rawFeedItems(raw, len(feed.Items))
+	extras := scanItemExtras(body, feed, raw)
 	items := make([]policywire.Item, 0, len(feed.Items))
-	for _, fi := range feed.Items {
+	pos := 0
+	for i, fi := range feed.Items {
+		pos = nextPosition(pos, lost)
 		if fi == nil {
 			continue
 		}
+		var x itemExtras
+		if i < len(extras) {
+			x = extras[i]
+		}
 		it := policywire.Item{
 			GUID:       fi.GUID,
-			Title:      fi.Title,
+			Title:      feedTitle(fi.Title, raw, x),
 			Summary:    fi.Description,
 			Content:    fi.Content,
 			Categories: fi.Categories,
 			Published:  feedDate(fi.Published, fi.PublishedParsed, d.loc),
 			Updated:    feedDate(fi.Updated, fi.UpdatedParsed, d.loc),
 		}
+		if x.base64 {
+			it.Content = decodeBase64Content(it.Content)
+		}
+		if it.Content == "" && x.xhtmlBody != "" {
+			it.Content = x.xhtmlBody
+		}
+		if it.GUID == "" && x.about != "" {
+			// RSS 1.0 names each item by its rdf:about, which the
+			// channel's rdf:Seq lists: the item's identifier.
+			it.GUID = x.about
+		}
 		if fi.DublinCoreExt != nil && len(fi.DublinCoreExt.Language) > 0 {
 			it.Language = fi.DublinCoreExt.Language[0]
 		}
+		rssDates(&it, fi.Extensions, d.loc)
 		if it.Published.IsZero() {
 			// .NET feeds (the Council's) carry only a10:updated.
 			it.Published = it.Updated
@@ -54,57 +99,187 @@ func parseFeed(d document) ([]policywire.Item, error) {
 		if it.Published.Equal(it.Updated) {
 			it.Updated = time.Time{}
 		}
-		it.URL = feedItemLink(fi)
+		link, idLink := feedItemLink(fi, rawItems[i], x)
+		it.URL = link
 		it.Title, it.Categories, it.References = titlePrefixes(it.Title, it.URL, it.Categories)
-		n, ok := normalizeItem(d.src, it, d.base, feedLang)
+		n, ok := d.finish(pos, it, feedLang)
 		if !ok {
 			continue
 		}
-		n.Summary = trimWordpressTrailer(n.Summary)
-		n.Content = trimWordpressTrailer(n.Content)
+		if idLink && n.CanonicalURL != "" {
+			// An Atom id is an identifier, compared character by character
+			// (RFC 4287 §4.2.6), not a link to canonicalise: two ids that
+			// differ only by a fragment or the case of the host are two
+			// entries. It stays the link to show, and the item is known by
+			// its id, under which the store already indexed it.
+			n.CanonicalURL = ""
+			n.ID = policywire.Identity(n)
+		}
 		items = append(items, n)
 	}
 	return items, nil
 }
 
-var xmlEncodingDecl = regexp.MustCompile(`^\s*(?:\xef\xbb\xbf)?<\?xml[^>]*encoding\s*=\s*["']([^"']+)["']`)
-
-// validUTF8Feed drops invalid UTF-8 sequences from a feed that is (or says
-// it is) UTF-8, so that one broken byte in one title does not make the
-// XML decoder refuse the whole feed. Feeds declaring another encoding are
-// left to the decoder's charset conversion.
-func validUTF8Feed(body []byte) []byte {
-	if utf8.Valid(body) {
-		return body
+// finish normalizes an item of a feed and tells the report when it is
+// dropped for having nothing to show or given a title from its content.
+func (d document) finish(pos int, it policywire.Item, lang string) (policywire.Item, bool) {
+	titled := strings.TrimSpace(it.Title) != "" || strings.TrimSpace(it.Summary) != ""
+	n, ok := normalizeItem(d.src, it, d.base, lang)
+	if !ok {
+		d.report.drop(pos, "nothing to show: no title, summary or content")
+		return n, false
 	}
-	head := body
-	if len(head) > 200 {
-		head = head[:200]
+	if !titled {
+		d.report.repair(pos, "no title: %q taken from the content", n.Title)
 	}
-	if m := xmlEncodingDecl.FindSubmatch(head); m != nil {
-		if enc := strings.ToLower(string(m[1])); enc != "utf-8" && enc != "utf8" {
-			return body
-		}
-	}
-	return bytes.ToValidUTF8(body, nil)
+	n.Summary = trimWordpressTrailer(n.Summary)
+	n.Content = trimWordpressTrailer(n.Content)
+	return n, true
 }
 
-// feedItemLink is the item's link, else its first other link, else its
-// GUID when that is a URL (RSS guid isPermaLink, Atom ids that are URLs).
-func feedItemLink(fi *gofeed.Item) string {
+// nextPosition is the position of the item after pos, skipping those
+// recovery dropped.
+func nextPosition(pos int, lost []int) int {
+	pos++
+	for slices.Contains(lost, pos) {
+		pos++
+	}
+	return pos
+}
+
+// isJSONBody reports a body whose first character is that of a JSON value
+// a feed can be.
+func isJSONBody(b []byte) bool {
+	b = bytes.TrimLeft(b, " \t\r\n")
+	return len(b) > 0 && (b[0] == '{' || b[0] == '[')
+}
+
+// rawKeeper is the translator gofeed is given: it keeps the format's own
+// parse (*rss.Feed, *atom.Feed), which holds what the universal one
+// forgets (a guid's isPermaLink, an entry id's origin).
+type rawKeeper struct {
+	gofeed.Translator
+	raw any
+}
+
+func (k *rawKeeper) Translate(feed any) (*gofeed.Feed, error) {
+	k.raw = feed
+	return k.Translator.Translate(feed)
+}
+
+// gofeedParse parses an XML feed, returning the format's own parse too.
+func gofeedParse(body []byte) (*gofeed.Feed, any, error) {
+	fp := gofeed.NewParser()
+	rss := &rawKeeper{Translator: &gofeed.DefaultRSSTranslator{}}
+	atom := &rawKeeper{Translator: &gofeed.DefaultAtomTranslator{}}
+	fp.RSSTranslator, fp.AtomTranslator = rss, atom
+	feed, err := fp.Parse(bytes.NewReader(body))
+	if err != nil {
+		return nil, nil, err
+	}
+	if rss.raw != nil {
+		return feed, rss.raw, nil
+	}
+	return feed, atom.raw, nil
+}
+
+// rawFeedItems lines the RSS items of the format's parse up with the
+// universal ones (nil entries where there are none).
+func rawFeedItems(raw any, n int) []*rss.Item {
+	out := make([]*rss.Item, n)
+	if f, ok := raw.(*rss.Feed); ok && len(f.Items) == n {
+		copy(out, f.Items)
+	}
+	return out
+}
+
+// feedItemLink is the item's link: FeedBurner's feedburner:origLink (the
+// publisher's own URL, where <link> is a redirect through FeedBurner),
+// else <link>, else an atom:link of RSS, else its first other link, else
+// its id when that is a URL: an RSS guid that is a permalink (not one with
+// isPermaLink="false", which by RSS 2.0 is no link), or an Atom id. idLink
+// is true when the link is an Atom id.
+func feedItemLink(fi *gofeed.Item, ri *rss.Item, x itemExtras) (link string, idLink bool) {
+	if l := extValue(fi.Extensions, "feedburner", "origLink"); isHTTPURL(l) {
+		return l, false
+	}
 	if l := strings.TrimSpace(fi.Link); l != "" {
-		return l
+		return l, false
+	}
+	if l := rssAtomLink(fi.Extensions); l != "" {
+		return l, false
 	}
 	for _, l := range fi.Links {
 		if l = strings.TrimSpace(l); l != "" {
-			return l
+			return l, false
 		}
 	}
+	if x.aboutLink {
+		return x.about, false
+	}
 	g := strings.TrimSpace(fi.GUID)
-	if strings.HasPrefix(g, "http://") || strings.HasPrefix(g, "https://") {
-		return g
+	if !isHTTPURL(g) {
+		return "", false
+	}
+	if ri != nil {
+		if ri.GUID != nil && strings.EqualFold(strings.TrimSpace(ri.GUID.IsPermalink), "false") {
+			return "", false
+		}
+		return g, false
+	}
+	return g, true
+}
+
+func isHTTPURL(s string) bool {
+	s = strings.TrimSpace(s)
+	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
+}
+
+// extValue is the text of the first extension element prefix:name.
+func extValue(exts ext.Extensions, prefix, name string) string {
+	if es := exts[prefix][name]; len(es) > 0 {
+		return strings.TrimSpace(es[0].Value)
 	}
 	return ""
+}
+
+// rssAtomLink is the href of an atom:link of an RSS item that is the
+// item's page (rel "alternate" or none).
+func rssAtomLink(exts ext.Extensions) string {
+	for _, prefix := range []string{"atom", "atom10", "atom03"} {
+		for _, e := range exts[prefix]["link"] {
+			if rel := strings.ToLower(strings.TrimSpace(e.Attrs["rel"])); rel != "" && rel != "alternate" {
+				continue
+			}
+			if h := strings.TrimSpace(e.Attrs["href"]); h != "" {
+				return h
+			}
+		}
+	}
+	return ""
+}
+
+// rssDates reads the Dublin Core terms dates gofeed leaves in extensions:
+// dcterms:issued, created, available or date for the publication,
+// dcterms:modified for the update, where the item has no other.
+func rssDates(it *policywire.Item, exts ext.Extensions, loc *time.Location) {
+	if it.Published.IsZero() {
+		for _, name := range []string{"issued", "created", "available", "date"} {
+			if v := extValue(exts, "dcterms", name); v != "" {
+				if t, err := ParseDate(v, "", loc); err == nil {
+					it.Published = t
+					break
+				}
+			}
+		}
+	}
+	if it.Updated.IsZero() {
+		if v := extValue(exts, "dcterms", "modified"); v != "" {
+			if t, err := ParseDate(v, "", loc); err == nil {
+				it.Updated = t
+			}
+		}
+	}
 }
 
 // WordPress ends feed texts with "The post <title> appeared first on

@@ -14,14 +14,20 @@ import (
 // fuzzSeedFixtures adds every fixture whose name ends in one of exts.
 func fuzzSeedFixtures(f *testing.F, exts ...string) {
 	f.Helper()
-	names, err := os.ReadDir(filepath.Join("testdata", "fixtures"))
+	fuzzSeedDir(f, "fixtures", exts...)
+}
+
+// fuzzSeedDir adds every file of testdata/dir whose name ends in one of exts.
+func fuzzSeedDir(f *testing.F, dir string, exts ...string) {
+	f.Helper()
+	names, err := os.ReadDir(filepath.Join("testdata", dir))
 	if err != nil {
 		f.Fatal(err)
 	}
 	for _, n := range names {
 		for _, ext := range exts {
 			if strings.HasSuffix(n.Name(), ext) {
-				b, err := os.ReadFile(filepath.Join("testdata", "fixtures", n.Name()))
+				b, err := os.ReadFile(filepath.Join("testdata", dir, n.Name()))
 				if err != nil {
 					f.Fatal(err)
 				}
@@ -78,10 +84,32 @@ func FuzzFeed(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
+	// The shapes of the reading fixtures: other encodings, bodies cut
+	// short, broken items, JSON Feeds of the wrong shapes.
+	fuzzSeedDir(f, "feeds", ".rss", ".atom", ".rdf", ".json")
+	for _, s := range []string{
+		"\xff\xfe<\x00r\x00s\x00s\x00>\x00",
+		"\x00\x00\x00<\x00\x00\x00r",
+		"<?xml version=\"1.0\" encoding=\"utf-16\"?><rss><channel><item><title>a</title></item></channel></rss>",
+		"<rss version=\"2.0\"><channel><item><title>\x93q\x94 \xa3</title></item><item><title>cut",
+		`<rss version="2.0"><channel><item><title>a < b &#1;</title></item><item><title>b</title><x y="1"" /></item></channel></rss>`,
+		`<feed xmlns="http://www.w3.org/2005/Atom"><entry><title type="text">&lt;b&gt;</title><id>http://x/#1</id><content mode="base64" type="text/html">PGI+</content></entry><entry><title>`,
+		`{"version":"https://jsonfeed.org/version/1","items":[{"content_text":"x. y"},3,{"title":{"a":1},"authors":"z"},{"id":`,
+	} {
+		f.Add([]byte(s))
+	}
 	src := Source{ID: "fuzz", Type: TypeFeed, URL: "https://example.org/feed.xml", Language: "en"}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		items, err := Parse(src, body, src.URL, "", time.UTC)
 		fuzzCheck(t, src, items, err)
+		// A charset in the Content-Type is honoured before the body's own.
+		items, rep, err := ParseReport(src, body, src.URL, "text/xml; charset=windows-1251", time.UTC)
+		fuzzCheck(t, src, items, err)
+		for _, d := range rep.Dropped {
+			if d.Position < 1 || d.Reason == "" {
+				t.Fatalf("dropped %+v", d)
+			}
+		}
 	})
 }
 

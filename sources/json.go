@@ -29,11 +29,21 @@ func parseJSON(d document) ([]policywire.Item, error) {
 	if cfg == nil {
 		cfg = &JSONOptions{}
 	}
-	dec := json.NewDecoder(bytes.NewReader(d.body))
+	// JSON is UTF-8 (RFC 8259 §8.1), but .NET APIs start it with a BOM and
+	// some answer in UTF-16: only what the bytes show is decoded.
+	body := d.body
+	if e := detectEncoding(body, ""); e.from == "BOM" || e.from == "byte pattern" {
+		var repairs []string
+		body, repairs = decodeBody(body, "")
+		for _, r := range repairs {
+			d.report.repair(0, "%s", r)
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var doc any
 	if err := dec.Decode(&doc); err != nil {
-		if LooksLikeHTML(d.body) {
+		if LooksLikeHTML(body) {
 			return nil, d.unexpected()
 		}
 		return nil, &Error{Kind: KindParse, URL: d.url, Err: fmt.Errorf("decode JSON: %w", err)}

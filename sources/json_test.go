@@ -184,3 +184,33 @@ func TestCheckLinkTemplate(t *testing.T) {
 		}
 	}
 }
+
+func TestJSONWithBOMOrInUTF16(t *testing.T) {
+	src := fixtureSources(t)["federalregister"]
+	plain := fixtureBody(t, "federalregister.json")
+	want, err := Parse(src, plain, "", "application/json", time.UTC)
+	if err != nil || len(want) != 3 {
+		t.Fatalf("%v, %d items", err, len(want))
+	}
+	utf16 := []byte{0xff, 0xfe}
+	for _, r := range string(plain) {
+		if r > 0xffff {
+			t.Fatal("fixture outside the BMP")
+		}
+		utf16 = append(utf16, byte(r), byte(r>>8))
+	}
+	for name, body := range map[string][]byte{
+		"UTF-8 with a BOM (.NET)": append([]byte("\xef\xbb\xbf"), plain...),
+		"UTF-16LE with a BOM":     utf16,
+	} {
+		t.Run(name, func(t *testing.T) {
+			got, err := Parse(src, body, "", "application/json; charset=utf-8", time.UTC)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) || got[0].Title != want[0].Title || got[2].Summary != want[2].Summary {
+				t.Errorf("items differ from the plain body's: %q", itemTitles(got))
+			}
+		})
+	}
+}

@@ -489,10 +489,14 @@ func normalizeItem(src Source, it policywire.Item, base *url.URL, pageLang strin
 	it.Summary = truncateRunes(PlainText(it.Summary), MaxSummaryRunes)
 	it.Content = truncateRunes(PlainText(it.Content), MaxContentRunes)
 	if it.Title == "" {
-		if it.Summary == "" {
+		switch {
+		case it.Summary != "":
+			it.Title = truncateRunes(strings.Join(strings.Fields(it.Summary), " "), 120)
+		case it.Content != "":
+			it.Title = titleFromText(it.Content)
+		default:
 			return it, false
 		}
-		it.Title = truncateRunes(strings.Join(strings.Fields(it.Summary), " "), 120)
 	}
 	if it.Summary == it.Title {
 		it.Summary = ""

@@ -38,6 +38,8 @@ const MaxXMLDepth = 1000
 type ReadResult struct {
 	Response *Response
 	Items    []policywire.Item
+	// Report tells of items dropped or repaired and of a body cut short.
+	Report Report
 	// Warnings name the items that were kept only in part (see
 	// boundItem), for the log.
 	Warnings []string
@@ -75,7 +77,7 @@ func Read(ctx context.Context, f *Fetcher, src Source, v Validators, loc *time.L
 	if finalURL == "" {
 		finalURL = src.URL
 	}
-	items, warnings, err := parseBounded(src, resp.Body, finalURL, resp.ContentType, loc)
+	items, warnings, err := parseBounded(src, resp.Body, finalURL, resp.ContentType, loc, &res.Report)
 	if err != nil {
 		return res, err
 	}
@@ -92,31 +94,43 @@ func Read(ctx context.Context, f *Fetcher, src Source, v Validators, loc *time.L
 // body of the right kind that does not parse is KindParse. A bad selector
 // or an unknown type is a plain error naming the source.
 func Parse(src Source, body []byte, finalURL, contentType string, loc *time.Location) ([]policywire.Item, error) {
-	items, _, err := parseBounded(src, body, finalURL, contentType, loc)
+	items, _, err := ParseReport(src, body, finalURL, contentType, loc)
 	return items, err
 }
 
-// parseBounded is Parse, with a warning for each item whose link or GUID
-// was too long to keep (see boundItem).
-func parseBounded(src Source, body []byte, finalURL, contentType string, loc *time.Location) ([]policywire.Item, []string, error) {
-	items, err := parse(src, body, finalURL, contentType, loc)
+// ParseReport is Parse that also tells what it dropped and repaired: items
+// without anything to show, items whose markup could not be read, a feed
+// cut short, bytes read in another encoding than the one declared.
+func ParseReport(src Source, body []byte, finalURL, contentType string, loc *time.Location) ([]policywire.Item, Report, error) {
+	var rep Report
+	items, _, err := parseBounded(src, body, finalURL, contentType, loc, &rep)
+	return items, rep, err
+}
+
+// parseBounded is parse, with a warning for each item whose link or GUID
+// was too long to keep (see boundItem). rep receives what parse tells.
+func parseBounded(src Source, body []byte, finalURL, contentType string, loc *time.Location, rep *Report) ([]policywire.Item, []string, error) {
+	items, err := parse(src, body, finalURL, contentType, loc, rep)
+	if err != nil {
+		return nil, nil, err
+	}
 	var warnings []string
 	for i := range items {
 		if w := boundItem(&items[i]); w != "" {
 			warnings = append(warnings, w)
 		}
 	}
-	return items, warnings, err
+	return items, warnings, nil
 }
 
-func parse(src Source, body []byte, finalURL, contentType string, loc *time.Location) ([]policywire.Item, error) {
+func parse(src Source, body []byte, finalURL, contentType string, loc *time.Location, rep *Report) ([]policywire.Item, error) {
 	if loc == nil {
 		loc = time.UTC
 	}
 	if finalURL == "" {
 		finalURL = src.URL
 	}
-	d := document{src: src, body: body, url: finalURL, contentType: contentType, loc: loc}
+	d := document{src: src, body: body, url: finalURL, contentType: contentType, loc: loc, report: rep}
 	if u, err := url.Parse(strings.TrimSpace(finalURL)); err == nil && u.IsAbs() {
 		d.base = u
 	}
@@ -125,9 +139,6 @@ func parse(src Source, body []byte, finalURL, contentType string, loc *time.Loca
 	}
 	switch src.Type {
 	case "", TypeFeed:
-		if deep, err := xmlTooDeep(body, MaxXMLDepth); deep {
-			return nil, &Error{Kind: KindParse, URL: d.url, Err: err}
-		}
 		return parseFeed(d)
 	case TypeHTML:
 		return parseHTML(d)
@@ -145,6 +156,7 @@ type document struct {
 	base        *url.URL // nil when url is not absolute
 	contentType string
 	loc         *time.Location
+	report      *Report // never nil
 }
 
 // unexpected is the error for an HTML page served instead of the expected
@@ -196,6 +208,9 @@ func xmlTooDeep(b []byte, limit int) (bool, error) {
 				return false, nil
 			}
 			i += end
+		case len(rest) < 2 || !xmlNameStart(rest[1]):
+			// "a < b" in text is no tag; the parser reads it as text or
+			// recovery escapes it.
 		default:
 			end, selfClosing := tagEnd(rest)
 			if end < 0 {
@@ -211,6 +226,12 @@ func xmlTooDeep(b []byte, limit int) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// xmlNameStart reports a byte that can begin an element name: a letter,
+// "_", ":" or the first byte of a non-ASCII character.
+func xmlNameStart(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' || c == ':' || c >= 0x80
 }
 
 // tagEnd finds the ">" closing a start tag, skipping quoted attribute

@@ -571,6 +571,15 @@ func lookup(tx *bolt.Tx, it policywire.Item, untrusted map[string]bool) (uint64,
 	if v := getBounded(tx.Bucket(bucketSeen), it.ID); v != nil {
 		return be64(v), nil
 	}
+	if it.CanonicalURL == "" && it.GUID != "" {
+		// An item without a link that gained an id (RSS 1.0's rdf:about,
+		// read as its id since) was archived under the hash of its title
+		// and date.
+		it.GUID = ""
+		if v := getBounded(tx.Bucket(bucketSeen), policywire.Identity(it)); v != nil {
+			return be64(v), nil
+		}
+	}
 	return 0, nil
 }
 

@@ -33,6 +33,8 @@ type OutboxRow struct {
 	LastError  string
 	Parked     bool
 	ParkReason string
+	// DigestID is set once the row was attempted as part of a digest.
+	DigestID string
 	// Edit is set on a row that edits the message of a delivered alert
 	// instead of posting one.
 	Edit *EditTarget
@@ -43,7 +45,8 @@ func rowFrom(channel string, key []byte, rec *outboxRecord) OutboxRow {
 		Channel: channel, Key: bytes.Clone(key), Alert: rec.Alert, Digest: rec.Digest,
 		Enqueued: rec.Enqueued, Attempts: rec.Attempts, NotBefore: rec.NotBefore,
 		LastError: rec.LastError, Parked: rec.Parked, ParkReason: rec.ParkReason,
-		Edit: rec.Edit.target(),
+		DigestID: rec.DigestID,
+		Edit:     rec.Edit.target(),
 	}
 }
 
@@ -175,6 +178,80 @@ func (s *Store) Retry(channel string, key []byte, errMsg string, notBefore time.
 	return nil
 }
 
+// AssignDigest records, before a digest is first sent, that the rows of
+// keys make up digest id: a retry after an uncertain send (or a crash)
+// sends the same rows under the same id, so the chat server's idempotency
+// checks recognise it. Rows already gone are skipped; a row already in
+// another digest is an error, since that digest must be sent first.
+func (s *Store) AssignDigest(channel string, keys [][]byte, id string) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketOutbox).Bucket([]byte(channel))
+		if b == nil {
+			return nil
+		}
+		for _, k := range keys {
+			v := b.Get(k)
+			if v == nil {
+				continue
+			}
+			var rec outboxRecord
+			if err := decode(v, &rec); err != nil {
+				return fmt.Errorf("row %x: %w", k, err)
+			}
+			if rec.DigestID != "" && rec.DigestID != id {
+				return fmt.Errorf("row %x is already in digest %s", k, rec.DigestID)
+			}
+			rec.DigestID = id
+			if err := putRow(b, k, &rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: assign digest %s/%s: %w", channel, id, err)
+	}
+	return nil
+}
+
+// RetryRows records a failed attempt of several rows at once (a digest).
+func (s *Store) RetryRows(channel string, keys [][]byte, errMsg string, notBefore time.Time) error {
+	err := s.changeRows(channel, keys, func(rec *outboxRecord) {
+		rec.Attempts++
+		rec.LastError = errMsg
+		rec.NotBefore = notBefore
+	})
+	if err != nil {
+		return fmt.Errorf("store: retry rows %s: %w", channel, err)
+	}
+	return nil
+}
+
+// ParkRows parks several rows at once (a digest that cannot be sent).
+func (s *Store) ParkRows(channel string, keys [][]byte, reason string) error {
+	err := s.changeRows(channel, keys, func(rec *outboxRecord) {
+		rec.Parked = true
+		rec.ParkReason = reason
+	})
+	if err != nil {
+		return fmt.Errorf("store: park rows %s: %w", channel, err)
+	}
+	return nil
+}
+
+// changeRows applies change to the rows of keys that still exist, in one
+// transaction.
+func (s *Store) changeRows(channel string, keys [][]byte, change func(*outboxRecord)) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		for _, k := range keys {
+			if err := changeRow(tx, channel, k, change); err != nil && !errors.Is(err, ErrNoRow) {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // Park sets a row aside (kept, not tried) until Unpark.
 func (s *Store) Park(channel string, key []byte, reason string) error {
 	err := s.updateRow(channel, key, func(rec *outboxRecord) {
@@ -189,21 +266,25 @@ func (s *Store) Park(channel string, key []byte, reason string) error {
 
 func (s *Store) updateRow(channel string, key []byte, change func(*outboxRecord)) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketOutbox).Bucket([]byte(channel))
-		var v []byte
-		if b != nil {
-			v = b.Get(key)
-		}
-		if v == nil {
-			return ErrNoRow
-		}
-		var rec outboxRecord
-		if err := decode(v, &rec); err != nil {
-			return err
-		}
-		change(&rec)
-		return putRow(b, key, &rec)
+		return changeRow(tx, channel, key, change)
 	})
+}
+
+func changeRow(tx *bolt.Tx, channel string, key []byte, change func(*outboxRecord)) error {
+	b := tx.Bucket(bucketOutbox).Bucket([]byte(channel))
+	var v []byte
+	if b != nil {
+		v = b.Get(key)
+	}
+	if v == nil {
+		return ErrNoRow
+	}
+	var rec outboxRecord
+	if err := decode(v, &rec); err != nil {
+		return err
+	}
+	change(&rec)
+	return putRow(b, key, &rec)
 }
 
 // Unpark puts the parked rows of a channel ("" = every channel) back in

@@ -39,7 +39,7 @@ func encodeOutboxRecord(rec *outboxRecord) ([]byte, error) {
 	if rec.Edit != nil || a.Edited != nil || a.ThreadRoot != "" || a.Broadcast {
 		return encode(rec) // rare rows: edits and follow-ups
 	}
-	n := 640 + itemSize(&a.Item) + len(a.SourceName) + len(rec.LastError)
+	n := 640 + itemSize(&a.Item) + len(a.SourceName) + len(rec.LastError) + len(rec.DigestID)
 	for _, r := range a.Also {
 		n += 64 + len(r.SourceName) + len(r.Title) + len(r.URL)
 	}
@@ -78,6 +78,7 @@ func encodeOutboxRecord(rec *outboxRecord) ([]byte, error) {
 		w.raw(`,"parked":true`)
 	}
 	w.optString(`,"park_reason":`, rec.ParkReason)
+	w.optString(`,"digest_id":`, rec.DigestID)
 	w.raw("}")
 	if !w.ok() || rec.Attempts < 0 {
 		return encode(rec)

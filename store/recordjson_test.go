@@ -119,7 +119,7 @@ func TestRecordJSONIsEncodingJSON(t *testing.T) {
 		row := outboxRecord{
 			Alert:  policywire.Alert{ID: s(), Channel: s(), Item: oddRecordItem(r), SourceName: s(), Topics: []string{s()}[:r.IntN(2)]},
 			Digest: r.IntN(2) == 0, Enqueued: oddTime(r), Attempts: r.IntN(4) - 1, NotBefore: oddTime(r),
-			LastError: s(), Parked: r.IntN(2) == 0, ParkReason: s(),
+			LastError: s(), Parked: r.IntN(2) == 0, ParkReason: s(), DigestID: s(),
 		}
 		for range r.IntN(3) {
 			row.Alert.Also = append(row.Alert.Also, policywire.AlsoReported{Source: s(), SourceName: s(), Title: s(), URL: s()})

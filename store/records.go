@@ -62,6 +62,9 @@ type outboxRecord struct {
 	LastError  string           `json:"last_error,omitempty"`
 	Parked     bool             `json:"parked,omitempty"`
 	ParkReason string           `json:"park_reason,omitempty"`
+	// DigestID is the digest the row was first attempted in; set, it
+	// fixes which rows that digest holds across retries and restarts.
+	DigestID string `json:"digest_id,omitempty"`
 	// Edit is set on a row that edits a delivered message (see edits.go).
 	Edit *editRecord `json:"edit,omitempty"`
 }

@@ -14,14 +14,17 @@ const recentNewKept = 20
 
 // SourceState is what the store remembers of polling one source.
 type SourceState struct {
-	Source              string      `json:"source"`
-	ETag                string      `json:"etag,omitempty"`
-	LastModified        string      `json:"last_modified,omitempty"`
-	LastPoll            time.Time   `json:"last_poll,omitzero"`
-	LastSuccess         time.Time   `json:"last_success,omitzero"`
-	LastNewItem         time.Time   `json:"last_new_item,omitzero"`
-	LastError           string      `json:"last_error,omitempty"`
-	LastErrorKind       string      `json:"last_error_kind,omitempty"`
+	Source        string    `json:"source"`
+	ETag          string    `json:"etag,omitempty"`
+	LastModified  string    `json:"last_modified,omitempty"`
+	LastPoll      time.Time `json:"last_poll,omitzero"`
+	LastSuccess   time.Time `json:"last_success,omitzero"`
+	LastNewItem   time.Time `json:"last_new_item,omitzero"`
+	LastError     string    `json:"last_error,omitempty"`
+	LastErrorKind string    `json:"last_error_kind,omitempty"`
+	// LastWarning is what the last successful read of the source had to
+	// say (a feed cut short, items dropped), "" when nothing.
+	LastWarning         string      `json:"last_warning,omitempty"`
 	ConsecutiveFailures int         `json:"consecutive_failures,omitempty"`
 	NextAllowed         time.Time   `json:"next_allowed,omitzero"` // not before (Retry-After, max-age, backoff)
 	Polls               int         `json:"polls,omitempty"`

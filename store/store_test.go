@@ -291,16 +291,16 @@ func TestBackup(t *testing.T) {
 
 func TestSubscriptions(t *testing.T) {
 	s := openTest(t, newClock())
-	a, err := s.AddSubscription(Subscription{Channel: "eu-desk", Query: `"tech ambassador"`, By: "U024BE7LH"})
+	a, err := s.AddSubscription(Subscription{Channel: "eu-desk", Query: `"tech ambassador"`, By: "U024BE7LH"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := s.AddSubscription(Subscription{Channel: "diplomacy-room", Query: "cyber* AND resilience", By: "@alice:example.org"})
-	c, _ := s.AddSubscription(Subscription{Channel: "eu-desk", Query: "ref:2023/0212(COD)"})
+	b, _ := s.AddSubscription(Subscription{Channel: "diplomacy-room", Query: "cyber* AND resilience", By: "@alice:example.org"}, 0)
+	c, _ := s.AddSubscription(Subscription{Channel: "eu-desk", Query: "ref:2023/0212(COD)"}, 0)
 	if a.ID != "s1" || b.ID != "s2" || c.ID != "s3" || a.Created.IsZero() {
 		t.Fatalf("ids %s %s %s, created %v", a.ID, b.ID, c.ID, a.Created)
 	}
-	if _, err := s.AddSubscription(Subscription{Channel: "eu-desk", Query: "  "}); err == nil {
+	if _, err := s.AddSubscription(Subscription{Channel: "eu-desk", Query: "  "}, 0); err == nil {
 		t.Error("an empty query must be refused")
 	}
 	desk, _ := s.Subscriptions("eu-desk")
@@ -320,7 +320,7 @@ func TestSubscriptions(t *testing.T) {
 	if ok, _ := s.RemoveSubscription("eu-desk", "banana"); ok {
 		t.Error("a malformed id removed something")
 	}
-	d, _ := s.AddSubscription(Subscription{Channel: "eu-desk", Query: "digital diplomacy"})
+	d, _ := s.AddSubscription(Subscription{Channel: "eu-desk", Query: "digital diplomacy"}, 0)
 	if d.ID != "s4" {
 		t.Errorf("ids are never reused: got %s", d.ID)
 	}

@@ -19,9 +19,15 @@ type Subscription struct {
 	Created time.Time `json:"created"`
 }
 
+// ErrTooManySubscriptions is wrapped by AddSubscription when the channel
+// already has as many subscriptions as allowed.
+var ErrTooManySubscriptions = errors.New("store: the channel has too many subscriptions")
+
 // AddSubscription stores a subscription under a new short id and returns
-// it; Created defaults to now.
-func (s *Store) AddSubscription(sub Subscription) (Subscription, error) {
+// it; Created defaults to now. When limit > 0 and the channel already has
+// limit subscriptions, nothing is stored and the error wraps
+// ErrTooManySubscriptions; the count and the write are one transaction.
+func (s *Store) AddSubscription(sub Subscription, limit int) (Subscription, error) {
 	if sub.Channel == "" || strings.TrimSpace(sub.Query) == "" {
 		return Subscription{}, errors.New("store: add subscription: channel and query are required")
 	}
@@ -30,6 +36,25 @@ func (s *Store) AddSubscription(sub Subscription) (Subscription, error) {
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSubscriptions)
+		if limit > 0 {
+			n := 0
+			err := b.ForEach(func(_, v []byte) error {
+				var other Subscription
+				if err := decode(v, &other); err != nil {
+					return err
+				}
+				if other.Channel == sub.Channel {
+					n++
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if n >= limit {
+				return fmt.Errorf("%w (%d)", ErrTooManySubscriptions, limit)
+			}
+		}
 		seq, err := b.NextSequence()
 		if err != nil {
 			return err

@@ -864,3 +864,24 @@ func TestListenerRejectedTokenIsLoggedWithoutTheToken(t *testing.T) {
 		t.Errorf("stored sync position %q, %v; want none", raw, err)
 	}
 }
+
+func TestListenerSubscribeIsRefusedWhenTheRoomHasTheMost(t *testing.T) {
+	e := newListenerEnv(t, true)
+	e.cfg.Chat.MaxSubscriptions = 1
+	e.startListener(t, e.sender)
+	e.waitJoined(t, e.room)
+	if b := body(t, e.waitReply(t, send(t, e.reader, e.room, `!pw subscribe "tech ambassador"`))); !strings.Contains(b, "Subscribed this channel") {
+		t.Fatalf("first subscribe answered %q", b)
+	}
+	b := body(t, e.waitReply(t, send(t, e.reader, e.room, `!pw subscribe cyber*`)))
+	if !strings.Contains(b, "already has 1 subscription,") || !strings.Contains(b, "unsubscribe") {
+		t.Errorf("subscribe over the bound answered %q, want the bound and how to make room", b)
+	}
+	subs, err := e.store.Subscriptions(channelID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(subs) != 1 {
+		t.Fatalf("%d subscriptions stored, want the bound of 1", len(subs))
+	}
+}

@@ -67,6 +67,14 @@ type CommandOptions struct {
 	// posted to (default: https on slack.com or one of its subdomains, such
 	// as hooks.slack.com). Tests point it at a loopback server.
 	AllowResponseURL func(u *url.URL) bool
+	// BotToken and APIURL reach the Web API to look up whether a member
+	// who changes subscriptions is a workspace admin or owner (users.info);
+	// without a token only Admins may.
+	BotToken string
+	APIURL   string
+	// Admins are user ids that may change subscriptions whatever their
+	// workspace role.
+	Admins []string
 }
 
 // CommandHandler serves POST /slack/commands. Commands that take longer
@@ -95,8 +103,27 @@ func NewCommandHandler(o CommandOptions) *CommandHandler {
 			answerWithin: o.AnswerWithin,
 			timeout:      o.CommandTimeout,
 			allow:        o.AllowResponseURL,
+			roles:        newRoles(webAPIClient(o.BotToken, o.APIURL, o.HTTPClient), o.Admins, o.Logger),
 		}),
 	}
+}
+
+// webAPIClient is a Web API client for the bot token, nil without one.
+func webAPIClient(token, apiURL string, hc *http.Client, extra ...slack.Option) *slack.Client {
+	if strings.TrimSpace(token) == "" {
+		return nil
+	}
+	if hc == nil {
+		hc = &http.Client{Timeout: defaultHTTPTimeout}
+	}
+	opts := append([]slack.Option{slack.OptionHTTPClient(hc)}, extra...)
+	if apiURL != "" {
+		if !strings.HasSuffix(apiURL, "/") {
+			apiURL += "/"
+		}
+		opts = append(opts, slack.OptionAPIURL(apiURL))
+	}
+	return slack.New(token, opts...)
 }
 
 // Close cancels the commands still running in the background and waits
@@ -220,6 +247,7 @@ type runnerOptions struct {
 	answerWithin time.Duration
 	timeout      time.Duration
 	allow        func(*url.URL) bool
+	roles        *roles
 }
 
 // commandRunner is what the HTTP endpoint and Socket Mode share: it runs a
@@ -253,6 +281,12 @@ func newCommandRunner(o runnerOptions) *commandRunner {
 	}
 	if o.allow == nil {
 		o.allow = AllowSlackResponseURL
+	}
+	if o.roles == nil {
+		o.roles = newRoles(nil, nil, o.log)
+	}
+	if o.roles.log == nil {
+		o.roles.log = o.log
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &commandRunner{runnerOptions: o, ctx: ctx, cancel: cancel}
@@ -309,14 +343,17 @@ func (r *commandRunner) answer(cmd slack.SlashCommand, fits func(CommandResponse
 		Platform: "slack",
 		Target:   cmd.ChannelID,
 		User:     cmd.UserID,
-		// Who may use the app in a workspace is decided by its admins.
-		MayManage: true,
-		Text:      cmd.Text,
+		Text:     cmd.Text,
 	}
 
 	ready := make(chan CommandResponse)
 	late := make(chan struct{})
 	started := r.spawn(func() {
+		if bot.ManagesSubscriptions(req.Text) {
+			ctx, cancel := context.WithTimeout(r.ctx, r.timeout)
+			req.MayManage = r.roles.mayManage(ctx, req.User)
+			cancel()
+		}
 		resp := r.handle(req)
 		select {
 		case ready <- resp:

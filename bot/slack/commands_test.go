@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -24,6 +25,7 @@ import (
 	"github.com/policywire/policywire"
 	"github.com/policywire/policywire/bot"
 	"github.com/policywire/policywire/config"
+	"github.com/policywire/policywire/internal/slackfake"
 	"github.com/policywire/policywire/query"
 	"github.com/policywire/policywire/store"
 )
@@ -166,6 +168,10 @@ type cmdEnv struct {
 	posts    chan hookPost
 	logs     *syncBuffer
 	now      time.Time
+	// slack answers users.info; U1, who sends the commands, is a
+	// workspace admin unless a test says otherwise.
+	slack *slackfake.Fake
+	user  string
 }
 
 func newCmdEnv(t *testing.T, mod ...func(*CommandOptions)) *cmdEnv {
@@ -187,7 +193,10 @@ func newCmdEnv(t *testing.T, mod ...func(*CommandOptions)) *cmdEnv {
 		posts:   make(chan hookPost, 8),
 		logs:    &syncBuffer{},
 		now:     time.Now(),
+		slack:   slackfake.New(t),
+		user:    "U1",
 	}
+	env.slack.SetUser("U1", slackfake.UserRole{Admin: true})
 	env.commands = &bot.Commands{Bot: b, Searcher: env.archive, Now: func() time.Time { return env.now }}
 
 	env.hooks = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -205,6 +214,8 @@ func newCmdEnv(t *testing.T, mod ...func(*CommandOptions)) *cmdEnv {
 		Logger:        slog.New(slog.NewTextHandler(env.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		HTTPClient:    env.hooks.Client(),
 		AnswerWithin:  2 * time.Second,
+		BotToken:      "xoxb-test",
+		APIURL:        env.slack.URL(),
 		AllowResponseURL: func(u *url.URL) bool {
 			return u.Scheme == "https" && u.Host == hooksHost
 		},
@@ -229,7 +240,7 @@ func (e *cmdEnv) form(text string) url.Values {
 		"team_id":      {"T1"},
 		"channel_id":   {"C1"},
 		"channel_name": {"eu-desk"},
-		"user_id":      {"U1"},
+		"user_id":      {e.user},
 		"user_name":    {"alice"},
 		"command":      {"/policywire"},
 		"text":         {text},
@@ -729,4 +740,84 @@ func TestRenderSearchAnswerGolden(t *testing.T) {
 		}
 	}
 	golden(t, filepath.Join("commands", "search_answer.golden.json"), buf.Bytes())
+}
+
+func TestCommandSubscriptionChangesNeedAWorkspaceAdminOrAConfiguredAdmin(t *testing.T) {
+	env := newCmdEnv(t, func(o *CommandOptions) { o.Admins = []string{"U4CONFIG"} })
+	env.slack.SetUser("U2MEMBER", slackfake.UserRole{})
+	env.slack.SetUser("U3OWNER", slackfake.UserRole{Owner: true})
+	env.slack.SetUser("U5PRIMARY", slackfake.UserRole{PrimaryOwner: true})
+	stored := func() int {
+		subs, err := env.store.Subscriptions("eu-desk")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(subs)
+	}
+
+	env.user = "U2MEMBER"
+	reply := env.command(t, "subscribe cyber*")
+	if reply.ResponseType != "ephemeral" || !strings.Contains(reply.joined(t), "Only workspace admins and owners") {
+		t.Errorf("a plain member's subscribe answered %s %q, want the refusal naming who may", reply.ResponseType, reply.joined(t))
+	}
+	if n := stored(); n != 0 {
+		t.Fatalf("a plain member's subscribe stored %d subscriptions", n)
+	}
+	// A user Slack does not know is refused too.
+	env.user = "U9UNKNOWN"
+	if env.command(t, "subscribe cyber*"); stored() != 0 {
+		t.Fatal("an unknown user's subscribe was stored")
+	}
+
+	for i, user := range []string{"U3OWNER", "U5PRIMARY", "U4CONFIG", "U1"} {
+		env.user = user
+		if reply := env.command(t, fmt.Sprintf("subscribe cyber%d*", i)); reply.ResponseType != "in_channel" {
+			t.Errorf("%s: subscribe answered %s %q, want it done", user, reply.ResponseType, reply.joined(t))
+		}
+	}
+	if n := stored(); n != 4 {
+		t.Fatalf("%d subscriptions stored, want 4", n)
+	}
+	subs, _ := env.store.Subscriptions("eu-desk")
+	env.user = "U2MEMBER"
+	if reply := env.command(t, "unsubscribe "+subs[0].ID); !strings.Contains(reply.joined(t), "Only workspace admins") {
+		t.Errorf("a plain member's unsubscribe answered %q", reply.joined(t))
+	}
+	if n := stored(); n != 4 {
+		t.Fatalf("a plain member removed a subscription: %d left", n)
+	}
+	// Searching needs no role, and asks Slack nothing.
+	before := env.slack.Calls("users.info")
+	env.command(t, "search cyber")
+	// A member's role is asked once, then remembered for a while.
+	env.user = "U3OWNER"
+	env.command(t, "unsubscribe "+subs[0].ID)
+	if got := env.slack.Calls("users.info") - before; got != 0 {
+		t.Errorf("users.info asked %d times for a search and a known owner, want 0", got)
+	}
+}
+
+func TestCommandSubscribeIsRefusedWhenTheChannelHasTheMost(t *testing.T) {
+	env := newCmdEnv(t)
+	cfg := *env.bot.Config()
+	cfg.Chat.MaxSubscriptions = 2
+	if err := env.bot.SetConfig(context.Background(), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if reply := env.command(t, fmt.Sprintf("subscribe cyber%d*", i)); reply.ResponseType != "in_channel" {
+			t.Fatalf("subscribe %d answered %q", i, reply.joined(t))
+		}
+	}
+	reply := env.command(t, "subscribe one*")
+	if !strings.Contains(reply.joined(t), "already has 2 subscriptions") || reply.ResponseType != "ephemeral" {
+		t.Errorf("subscribe over the bound answered %s %q", reply.ResponseType, reply.joined(t))
+	}
+	subs, err := env.store.Subscriptions("eu-desk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(subs) != 2 {
+		t.Fatalf("%d subscriptions stored, want the bound of 2", len(subs))
+	}
 }

@@ -14,7 +14,14 @@ import (
 )
 
 // Slack's documented limits, and the bounds this package adds to keep a
-// message readable.
+// message readable. The Block Kit reference (api.slack.com/reference/
+// block-kit/blocks, …/composition-objects) allows 50 blocks a message, 3000
+// characters in a section's text and in a text object (context elements
+// included), 1 to 10 elements in a context block, 10 section fields of
+// 2000, 150 characters in a header and 75 in a button; characters count as
+// UTF-16 units. This package uses sections and single-element context
+// blocks only, built by section and contextText, which hold every text to
+// maxSectionText whatever their callers pass.
 const (
 	maxSectionText  = 3000 // Slack: section and context text objects
 	maxTitleRunes   = 300
@@ -187,18 +194,22 @@ func renderNotice(text string) ([]slack.Block, string) {
 func section(mrkdwn string) *slack.SectionBlock {
 	// verbatim: Slack must not turn bare URLs, channel names or @words into
 	// links or mentions; only the links written here are links.
-	return slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, mrkdwn, false, true), nil, nil)
+	return slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, limitMarkup(mrkdwn, maxSectionText), false, true), nil, nil)
 }
 
 func contextText(mrkdwn string) *slack.ContextBlock {
-	return slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, mrkdwn, false, true))
+	return slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, limitMarkup(mrkdwn, maxSectionText), false, true))
 }
 
+// linkedTitle is the bold title, linked when the link fits: a title that
+// escaping made long (every & is five characters) with a long address
+// could pass the section limit together, and then goes unlinked.
 func linkedTitle(title, link string, linked bool) string {
-	if linked && utf16Len(link) <= maxLinkURL {
-		return "*<" + link + "|" + escapeText(title) + ">*"
+	escaped := escapeText(title)
+	if linked && utf16Len(link) <= maxLinkURL && utf16Len(link)+utf16Len(escaped)+len("*<|>*") <= maxSectionText-len("• ") {
+		return "*<" + link + "|" + escaped + ">*"
 	}
-	return "*" + escapeText(title) + "*"
+	return "*" + escaped + "*"
 }
 
 // alsoLine renders "Also reported by: <url|Source>, …" (the names alone

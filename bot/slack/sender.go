@@ -510,6 +510,16 @@ var permanentCodes = map[string]bool{
 	"deprecated_endpoint":                      true,
 }
 
+// outageCodes are Slack's answers when Slack itself is failing: every
+// message would get them, so they are waited out, never counted against
+// one message.
+var outageCodes = map[string]bool{
+	"internal_error":      true,
+	"fatal_error":         true,
+	"service_unavailable": true,
+	"request_timeout":     true,
+}
+
 // classify turns a Slack client error into the bot's error kinds. The
 // messages name the method and channel; the token is never part of them.
 func (s *Sender) classify(channel, method string, err error) error {
@@ -532,8 +542,12 @@ func (s *Sender) classify(channel, method string, err error) error {
 			return &bot.PermanentError{Reason: apiErr.Err, Err: wrapped}
 		case apiErr.Err == "ratelimited" || apiErr.Err == "rate_limited":
 			return &bot.RetryAfterError{After: defaultRetryAfter, Err: wrapped}
+		case outageCodes[apiErr.Err]:
+			return wrapped
 		}
-		return wrapped
+		// An answer naming an error this sender does not know: retried a
+		// few times, then the row is parked so the channel goes on.
+		return &bot.RejectedError{Reason: apiErr.Err, Err: wrapped}
 	}
 	var status slack.StatusCodeError
 	if errors.As(err, &status) {

@@ -42,6 +42,9 @@ type SocketOptions struct {
 	AnswerWithin     time.Duration
 	CommandTimeout   time.Duration
 	AllowResponseURL func(u *url.URL) bool
+	// Admins are as in CommandOptions; workspace admins and owners are
+	// looked up with BotToken.
+	Admins []string
 }
 
 // RunSocketMode answers slash commands over Slack's Socket Mode until ctx
@@ -77,6 +80,7 @@ func RunSocketMode(ctx context.Context, o SocketOptions) error {
 		answerWithin: o.AnswerWithin,
 		timeout:      o.CommandTimeout,
 		allow:        o.AllowResponseURL,
+		roles:        newRoles(webAPIClient(o.BotToken, o.APIURL, hc), o.Admins, log),
 	})
 	defer runner.close()
 

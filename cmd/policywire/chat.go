@@ -23,7 +23,7 @@ func (a *app) slackCommandHandler(commands *bot.Commands, cfg *config.Config) ht
 	}
 	return slacksender.NewCommandHandler(slacksender.CommandOptions{
 		SigningSecret: cfg.Slack.SigningSecret.Value(), Commands: commands, Command: cfg.Slack.Command,
-		Logger: a.logger(cfg),
+		Logger: a.logger(cfg), BotToken: cfg.Slack.BotToken.Value(), APIURL: cfg.Slack.APIURL, Admins: cfg.Slack.Admins,
 	})
 }
 
@@ -39,7 +39,7 @@ func (a *app) startChat(ctx context.Context, cfg *config.Config, b *bot.Bot, com
 			defer logPanic(logger, "slack socket mode")
 			err := slacksender.RunSocketMode(ctx, slacksender.SocketOptions{
 				AppToken: cfg.Slack.AppToken.Value(), BotToken: cfg.Slack.BotToken.Value(), APIURL: cfg.Slack.APIURL,
-				Commands: commands, Command: cfg.Slack.Command, Logger: logger,
+				Commands: commands, Command: cfg.Slack.Command, Logger: logger, Admins: cfg.Slack.Admins,
 			})
 			if err != nil && ctx.Err() == nil {
 				logger.Error("slack socket mode stopped", "err", err)

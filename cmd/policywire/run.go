@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -178,17 +177,12 @@ func (a *app) runDaemon(ctx context.Context, cfg *config.Config, f runFlags) err
 
 	// HTTP comes up first: /healthz answers and /readyz says 503 while the
 	// search index is opened (or rebuilt) and the chat servers are reached.
-	var httpSrv *http.Server
-	if cfg.HTTP.Listen != "" {
-		ln, err := net.Listen("tcp", cfg.HTTP.Listen)
-		if err != nil {
-			return fmt.Errorf("http.listen %s: %w", cfg.HTTP.Listen, err)
-		}
-		httpSrv = &http.Server{Handler: a.httpHandler(d, metrics, slackCommands, cfg), ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = httpSrv.Serve(ln) }()
-		defer httpSrv.Close()
-		logger.Info("http listening", "addr", ln.Addr().String())
+	metricsHandler := promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{})
+	stopHTTP, shutdownHTTP, err := listenHTTP(cfg.HTTP, a.httpHandler(d, slackCommands, cfg), metricsHandler, logger)
+	if err != nil {
+		return err
 	}
+	defer stopHTTP()
 
 	fetcher := newFetcher(cfg, logger)
 	defer fetcher.Close()
@@ -255,9 +249,7 @@ func (a *app) runDaemon(ctx context.Context, cfg *config.Config, f runFlags) err
 	logger.Info("shutting down")
 	shutCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if httpSrv != nil {
-		_ = httpSrv.Shutdown(shutCtx)
-	}
+	shutdownHTTP(shutCtx)
 	_ = ctl.Close(shutCtx)
 	extras.Wait()
 	<-reloaded
@@ -325,7 +317,9 @@ func (a *app) watchReloads(ctx context.Context, cfg *config.Config, logger inter
 	return out
 }
 
-func (a *app) httpHandler(d *bot.Daemon, m *bot.Metrics, slackCommands http.Handler, cfg *config.Config) http.Handler {
+// httpHandler serves the probes and the Slack endpoint; listenHTTP adds
+// /metrics.
+func (a *app) httpHandler(d *bot.Daemon, slackCommands http.Handler, cfg *config.Config) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
@@ -337,7 +331,6 @@ func (a *app) httpHandler(d *bot.Daemon, m *bot.Metrics, slackCommands http.Hand
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
 	if cfg.Slack != nil && cfg.Slack.SigningSecret.Value() != "" {
 		mux.Handle("POST /slack/commands", slackCommands)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -74,9 +75,13 @@ func newTryCmd(a *app) *cobra.Command {
 					Channels []string `json:"channels"`
 					Item     any      `json:"item"`
 				}
-				var out []tried
+				out := struct {
+					Source string  `json:"source"`
+					Items  []tried `json:"items"`
+					sources.Report
+				}{Source: src.ID, Items: []tried{}, Report: res.Report}
 				for _, it := range res.Items {
-					out = append(out, tried{Source: src.ID, Channels: routeNames(router.Route(it)), Item: it})
+					out.Items = append(out.Items, tried{Source: src.ID, Channels: routeNames(router.Route(it)), Item: it})
 				}
 				enc := json.NewEncoder(a.stdout)
 				enc.SetIndent("", "  ")
@@ -111,12 +116,43 @@ func newTryCmd(a *app) *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "\n%s.\n", plural(len(res.Items), "item"))
+			writeReport(a.stdout, res.Report)
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the items in full as JSON")
 	cmd.Flags().BoolVar(&conditional, "conditional", false, "send the ETag/Last-Modified of the last poll")
 	return cmd
+}
+
+// tryReportLines is how many dropped items and repairs plain try lists;
+// --json lists them all.
+const tryReportLines = 5
+
+// writeReport tells, briefly, what reading the source dropped, repaired
+// and warns of.
+func writeReport(w io.Writer, rep sources.Report) {
+	for _, warning := range rep.Warnings {
+		fmt.Fprintf(w, "Warning: %s.\n", warning)
+	}
+	for i, d := range rep.Dropped {
+		if i == tryReportLines {
+			fmt.Fprintf(w, "… and %d more dropped (try --json lists them).\n", len(rep.Dropped)-i)
+			break
+		}
+		fmt.Fprintf(w, "Dropped item %d: %s.\n", d.Position, d.Reason)
+	}
+	for i, r := range rep.Repairs {
+		if i == tryReportLines {
+			fmt.Fprintf(w, "… and %d more repairs (try --json lists them).\n", len(rep.Repairs)-i)
+			break
+		}
+		if r.Position == 0 {
+			fmt.Fprintf(w, "Repaired: %s.\n", r.What)
+		} else {
+			fmt.Fprintf(w, "Repaired item %d: %s.\n", r.Position, r.What)
+		}
+	}
 }
 
 func routeNames(routes []store.Route) []string {

@@ -105,20 +105,23 @@ func TestTryJSONHasEveryField(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("try --json: exit %d: %s", r.code, r.stderr)
 	}
-	var out []struct {
-		Source   string   `json:"source"`
-		Channels []string `json:"channels"`
-		Item     struct {
-			ID, URL, Title, Published string
-		} `json:"item"`
+	var out struct {
+		Source string `json:"source"`
+		Items  []struct {
+			Source   string   `json:"source"`
+			Channels []string `json:"channels"`
+			Item     struct {
+				ID, URL, Title, Published string
+			} `json:"item"`
+		} `json:"items"`
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, r.stdout)
 	}
-	if len(out) == 0 {
-		t.Fatal("no items")
+	if len(out.Items) == 0 || out.Source != "eeas-press" {
+		t.Fatalf("source %q, %d items", out.Source, len(out.Items))
 	}
-	for _, it := range out {
+	for _, it := range out.Items {
 		if it.Item.ID == "" || !strings.HasPrefix(it.Item.URL, fixtures.URL+"/") || it.Item.Title == "" || it.Item.Published == "" {
 			t.Errorf("incomplete item (relative links must be resolved against the page): %+v", it.Item)
 		}
@@ -140,5 +143,59 @@ func TestTryFailingSourceExitsOneWithTheTypedError(t *testing.T) {
 	r = runBinary(t, dir, nil, "try", "no-such-source")
 	if r.code != 2 || !strings.Contains(r.stderr, "council-press, council-waf, eeas-press") {
 		t.Errorf("unknown source: exit %d: %s", r.code, r.stderr)
+	}
+}
+
+func TestTryShowsWhatTheReadDroppedAndRepaired(t *testing.T) {
+	dir := t.TempDir()
+	fixtures := testenv.NewFixtureServer(t)
+	cut, err := os.ReadFile(filepath.Join("..", "..", "sources", "testdata", "feeds", "truncated.rss"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad, err := os.ReadFile(filepath.Join("..", "..", "sources", "testdata", "feeds", "bad-item.rss"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The Council's source serves a feed a proxy cut short, and the
+	// firewall's source a feed with broken items.
+	fixtures.Set("/council.rss", cut, testenv.ContentTypeFor(".rss"))
+	fixtures.Set("/challenge.rss", bad, testenv.ContentTypeFor(".rss"))
+	tryConfig(t, dir, fixtures)
+
+	r := runBinary(t, dir, nil, "try", "council-press")
+	if r.code != 0 {
+		t.Fatalf("try: exit %d: %s", r.code, r.stderr)
+	}
+	for _, want := range []string{"12 items.", "Warning: feed truncated after item 12.", "Dropped item 13: cut off by the end of the body."} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("try output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+
+	r = runBinary(t, dir, nil, "try", "--json", "council-waf")
+	if r.code != 0 {
+		t.Fatalf("try --json: exit %d: %s", r.code, r.stderr)
+	}
+	var out struct {
+		Items   []json.RawMessage `json:"items"`
+		Dropped []struct {
+			Position int    `json:"position"`
+			Reason   string `json:"reason"`
+		} `json:"dropped"`
+		Repairs []struct {
+			Position int    `json:"position"`
+			What     string `json:"what"`
+		} `json:"repairs"`
+		Warnings []string `json:"warnings"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, r.stdout)
+	}
+	if len(out.Items) != 3 || len(out.Dropped) != 1 || out.Dropped[0].Position != 3 || !strings.HasPrefix(out.Dropped[0].Reason, "markup error") {
+		t.Errorf("%d items, dropped %+v; want 3 items and item 3 dropped with its markup error", len(out.Items), out.Dropped)
+	}
+	if len(out.Repairs) != 2 || out.Repairs[0].Position != 2 || !strings.Contains(out.Repairs[0].What, `"<"`) {
+		t.Errorf("repairs %+v", out.Repairs)
 	}
 }

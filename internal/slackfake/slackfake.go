@@ -1,7 +1,8 @@
 // Package slackfake is a Slack Web API server for tests, built on
 // slacktest: it records every chat.postMessage with its channel, text,
 // blocks, metadata and arrival time, serves those posts back through
-// conversations.history (with metadata when asked), answers auth.test, and
+// conversations.history (with metadata when asked), answers auth.test and
+// users.info (with the roles a test gives its members), and
 // lets a test script failures — HTTP errors with Retry-After, ok:false
 // errors per channel, and a connection dropped or an answer withheld after
 // the post was recorded, which is how a post that Slack accepted but whose
@@ -106,6 +107,12 @@ type Fake struct {
 	responder     Responder
 	calls         map[string]int
 	token         string
+	users         map[string]UserRole
+}
+
+// UserRole is a workspace member's role as users.info tells it.
+type UserRole struct {
+	Admin, Owner, PrimaryOwner bool
 }
 
 // New starts a fake and closes it when the test ends.
@@ -123,6 +130,7 @@ func Start() *Fake {
 		faults:        map[string][]Fault{},
 		channelErrors: map[string]string{},
 		calls:         map[string]int{},
+		users:         map[string]UserRole{},
 	}
 	f.srv = slacktest.NewTestServer(func(c slacktest.Customize) {
 		c.Handle("/chat.postMessage", f.wrap("chat.postMessage", f.postMessage))
@@ -130,6 +138,7 @@ func Start() *Fake {
 		c.Handle("/auth.test", f.wrap("auth.test", f.authTest))
 		c.Handle("/chat.update", f.wrap("chat.update", f.updateMessage))
 		c.Handle("/conversations.replies", f.wrap("conversations.replies", f.replies))
+		c.Handle("/users.info", f.wrap("users.info", f.usersInfo))
 	})
 	f.srv.Start()
 	return f
@@ -335,6 +344,33 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// SetUser makes users.info know a member with a role; users the fake does
+// not know are answered with user_not_found, as Slack does.
+func (f *Fake) SetUser(userID string, role UserRole) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.users[userID] = role
+}
+
+func (f *Fake) usersInfo(w http.ResponseWriter, r *http.Request, form url.Values, fault *Fault) {
+	if fault != nil {
+		f.failAfterwards(w, r, *fault)
+		return
+	}
+	id := form.Get("user")
+	f.mu.Lock()
+	role, ok := f.users[id]
+	f.mu.Unlock()
+	if !ok {
+		writeJSON(w, http.StatusOK, map[string]any{"ok": false, "error": "user_not_found"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "user": map[string]any{
+		"id": id, "team_id": TeamID, "name": strings.ToLower(id),
+		"is_admin": role.Admin, "is_owner": role.Owner, "is_primary_owner": role.PrimaryOwner,
+	}})
 }
 
 func (f *Fake) authTest(w http.ResponseWriter, r *http.Request, form url.Values, fault *Fault) {
