@@ -354,7 +354,7 @@ func (d *Dispatcher) deliver(ctx context.Context, ch config.Channel, sender Send
 		}
 	}()
 	if err == nil {
-		if err := d.Store.DeliveredMessage(ch.ID, row.Key, store.Message{Target: ch.Target(), Ref: ref, Thread: row.Alert.ThreadRoot}); err != nil {
+		if err := d.Store.DeliveredMessage(ch.ID, row.Key, store.Message{Target: ch.Target(), Ref: ref, Thread: row.Alert.ThreadRoot, Sent: &row.Alert}); err != nil {
 			return time.Time{}, fmt.Errorf("bot: mark delivered: %w", err)
 		}
 		d.settled(flightKey)

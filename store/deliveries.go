@@ -24,6 +24,10 @@ type Message struct {
 	Ref string
 	// Thread is the Ref of the message this one was posted as a reply to.
 	Thread string
+	// Sent, when set, is the alert as it was sent: a row rewritten while
+	// it was in flight (a source joined, the item was revised) gets an
+	// edit with its newer content.
+	Sent *policywire.Alert
 }
 
 // Thread is a delivered alert that follow-ups of its references reply to.
@@ -189,6 +193,9 @@ func deliverRow(tx *bolt.Tx, channel string, key []byte, msg Message, digest boo
 		return err
 	}
 	a := rec.Alert
+	if msg.Sent != nil && msg.Sent.ID == a.ID {
+		a = *msg.Sent
+	}
 	a.ThreadRoot, a.Broadcast = "", false
 	if msg.Thread == "" {
 		msg.Thread = rec.Alert.ThreadRoot
@@ -217,7 +224,28 @@ func deliverRow(tx *bolt.Tx, channel string, key []byte, msg Message, digest boo
 			return err
 		}
 	}
-	return b.Delete(key)
+	if err := b.Delete(key); err != nil {
+		return err
+	}
+	if msg.Sent == nil || digest {
+		return nil
+	}
+	// The row may have changed while it was sent: what it says now and
+	// the message does not becomes an edit.
+	latest := rec.Alert
+	_, err = enqueueEdit(tx, channel, a.ID, now, func(shown *policywire.Alert) []string {
+		changes := materialChanges(shown.Item, latest.Item)
+		if len(latest.Also) > len(shown.Also) {
+			changes = append([]string{policywire.ChangeSource}, changes...)
+		}
+		if len(changes) > 0 {
+			edited := shown.Edited
+			*shown = latest
+			shown.ThreadRoot, shown.Broadcast, shown.Edited = "", false, edited
+		}
+		return changes
+	})
+	return err
 }
 
 // joinThreads files a delivered alert under its references. An alert

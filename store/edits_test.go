@@ -292,3 +292,35 @@ func TestMigrateDeliveriesFromVersion3(t *testing.T) {
 		t.Fatalf("an item delivered in a digest got %d rows", len(rows))
 	}
 }
+
+func TestRowRewrittenWhileInFlightGetsAnEdit(t *testing.T) {
+	clk := newClock()
+	s := openTest(t, clk)
+	pub := clk.Now().Add(-time.Hour)
+	ingest(t, s, "council-press", routeAllTo("eu-desk"),
+		item("council-press", "c1", "https://consilium.example/cyber-sanctions", "Cyber-attacks: Council extends sanctions framework until 2027", pub))
+	inFlight := outbox(t, s, "eu-desk")[0] // what the sender has
+	// The EEAS joins the story while the alert is being sent.
+	ingest(t, s, "eeas-press", routeAllTo("eu-desk"),
+		item("eeas-press", "e1", "https://eeas.example/cyber-sanctions", "Cyber-attacks: Council extends sanctions framework until 2027", pub))
+	if err := s.DeliveredMessage("eu-desk", inFlight.Key, Message{Target: "C1", Ref: "100.1", Sent: &inFlight.Alert}); err != nil {
+		t.Fatal(err)
+	}
+	edits := editRows(t, s, "eu-desk")
+	if len(edits) != 1 || edits[0].Edit.Ref != "100.1" || !slices.Equal(alsoSources(edits[0].Alert.Also), []string{"eeas-press"}) {
+		t.Fatalf("edits %+v, want one naming the EEAS on the delivered message", edits)
+	}
+	if !slices.Equal(edits[0].Alert.Edited.Changes, []string{policywire.ChangeSource}) {
+		t.Errorf("edit says %v", edits[0].Alert.Edited.Changes)
+	}
+	// Sent as it is now: no edit.
+	ingest(t, s, "council-press", routeAllTo("other"),
+		item("council-press", "c2", "https://consilium.example/other", "EU and Japan hold their annual summit in Tokyo", pub))
+	row := outbox(t, s, "other")[0]
+	if err := s.DeliveredMessage("other", row.Key, Message{Target: "C2", Ref: "200.1", Sent: &row.Alert}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(outbox(t, s, "other")); n != 0 {
+		t.Fatalf("an alert sent as it was queued %d rows", n)
+	}
+}
