@@ -124,8 +124,14 @@ type Digest struct {
 // SearchOptions shape an archive search.
 type SearchOptions struct {
 	Limit int
-	// Newest orders by date instead of relevance.
+	// Offset skips that many of the best hits: the next page starts there.
+	Offset int
+	// Newest orders by date instead of relevance (as sort:date does).
 	Newest bool
+	// Now is the time the query's since: counts back from, in the zone
+	// whose calendar days after:, before: and date: name; zero means the
+	// clock, in its local zone.
+	Now time.Time
 }
 
 // SearchHit is one item found in the archive.

@@ -43,6 +43,11 @@ type Bot struct {
 	Dispatcher *Dispatcher
 	logger     *slog.Logger
 	indexer    *batchIndexer
+	// directChannels are the direct messages of the people with watches;
+	// onChannels, set by a running daemon, restarts its delivery workers
+	// when they change.
+	directChannels atomic.Pointer[[]config.Channel]
+	onChannels     atomic.Pointer[func()]
 
 	// parkNoticed holds the (channel, reason) pairs the admin channel was
 	// told about, so that a channel whose every row parks for one reason
@@ -142,6 +147,13 @@ func (b *Bot) RebuildRouter() error {
 	if err != nil {
 		return err
 	}
+	r.Now = b.opts.Now
+	watches, err := b.opts.Store.Watches("", "")
+	if err != nil {
+		return fmt.Errorf("bot: watches: %w", err)
+	}
+	dms := r.addWatches(watches)
+	b.directChannels.Store(&dms)
 	b.router.Store(r)
 	return nil
 }
@@ -161,7 +173,7 @@ func (b *Bot) SetConfig(ctx context.Context, cfg *config.Config) error {
 
 func (b *Bot) settleOutbox(cfg *config.Config) error {
 	known := map[string]bool{}
-	for _, ch := range cfg.Channels {
+	for _, ch := range b.deliveryChannels(cfg) {
 		known[ch.ID] = true
 	}
 	chans, err := b.opts.Store.OutboxChannels()
@@ -260,10 +272,10 @@ func (b *Bot) RunOnce(ctx context.Context, drainTimeout time.Duration) (OnceRepo
 func (b *Bot) Drain(ctx context.Context, drainTimeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, drainTimeout)
 	defer cancel()
-	cfg := b.Config()
+	channels := b.deliveryChannels(b.Config())
 	var wg sync.WaitGroup
-	errs := make([]error, len(cfg.Channels))
-	for i, ch := range cfg.Channels {
+	errs := make([]error, len(channels))
+	for i, ch := range channels {
 		if ch.Digest != "" {
 			continue
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/policywire/policywire"
 	"github.com/policywire/policywire/config"
@@ -52,6 +53,8 @@ type Answer struct {
 	// Public answers are seen by the whole channel; the rest only by the
 	// asker where the platform can do that (Slack ephemeral messages).
 	Public bool
+	// Actions are buttons under the answer, where the platform has them.
+	Actions []Action
 }
 
 // Plain renders an answer as plain text (Matrix body, Slack fallback, logs).
@@ -70,11 +73,17 @@ func (a Answer) Plain() string {
 	return b.String()
 }
 
+// MaxCommandChars is the longest command line answered, in characters.
+const MaxCommandChars = 2000
+
 // Commands answers chat commands for every platform.
 type Commands struct {
 	Bot      *Bot
 	Searcher Searcher
-	Now      func() time.Time
+	// Now is the clock of time filters and of the per-person rate limit.
+	Now func() time.Time
+
+	limiter commandLimiter
 }
 
 // HelpText lists the commands; prefix is "/policywire" or "!pw".
@@ -86,8 +95,12 @@ func HelpText(prefix string) []string {
 		prefix + " subscribe QUERY — add a query to this channel",
 		prefix + " subscriptions — this channel's queries",
 		prefix + " unsubscribe ID — remove one",
+		prefix + " watch QUERY — new items that match, to you by direct message",
+		prefix + " watches — your watches",
+		prefix + " unwatch ID — remove one of yours",
 		prefix + " help — this list",
-		`Queries: words (all must match), "a phrase", word*, OR, NOT or -word, ( ), title: summary: source: lang: ref:`,
+		`Queries: words (all must match), "a phrase", word* (3 letters or more), OR, NOT or -word, ( ), title: summary: source: lang: ref:`,
+		"Time: since:7d since:12h after:2026-01-01 before:2026-06-30 date:2026-11 sort:date; a query is at most " + strconv.Itoa(query.MaxQueryChars) + " characters",
 	}
 }
 
@@ -101,6 +114,13 @@ func (c *Commands) Handle(ctx context.Context, req CommandRequest, prefix string
 			ans, err = Answer{}, &PanicError{What: fmt.Sprintf("command %q", firstWordOf(req.Text)), Value: r, Stack: debug.Stack()}
 		}
 	}()
+	chat := c.Bot.Config().Chat
+	if ok, wait := c.limiter.allow(chat, req.Platform+"\x00"+req.User, c.now()); !ok {
+		return limited(chat, wait), nil
+	}
+	if n := utf8.RuneCountInString(req.Text); n > MaxCommandChars {
+		return Answer{Text: fmt.Sprintf("That command is too long: %d characters, and the most is %d.", n, MaxCommandChars)}, nil
+	}
 	verb, rest := splitVerb(req.Text)
 	switch verb {
 	case "", "help":
@@ -117,6 +137,12 @@ func (c *Commands) Handle(ctx context.Context, req CommandRequest, prefix string
 		return c.subscriptions(req)
 	case "unsubscribe":
 		return c.unsubscribe(req, rest)
+	case "watch":
+		return c.watch(ctx, req, rest)
+	case "watches":
+		return c.watches(req)
+	case "unwatch":
+		return c.unwatch(req, rest)
 	default:
 		return Answer{Text: fmt.Sprintf("Unknown command %q. Try %s help.", clip(verb, 40), prefix)}, nil
 	}
@@ -145,41 +171,27 @@ func (c *Commands) now() time.Time {
 	return time.Now()
 }
 
+// localNow is now in the configured zone, whose calendar days a query's
+// date: and after: name.
+func (c *Commands) localNow() time.Time {
+	if loc := c.Bot.Config().Location; loc != nil {
+		return c.now().In(loc)
+	}
+	return c.now()
+}
+
 // queryError explains a query that does not parse.
 func queryError(q string, err error) Answer {
 	var se *query.SyntaxError
 	if errors.As(err, &se) {
-		return Answer{Text: fmt.Sprintf("That query does not parse at column %d: %s.", se.Pos, se.Msg), Lines: []string{"  " + clip(q, 200), "  " + strings.Repeat(" ", max(se.Pos-1, 0)) + "^"}}
+		// The column counts the characters of the query as Parse read it.
+		return Answer{Text: fmt.Sprintf("That query does not parse at column %d: %s.", se.Pos, se.Msg), Lines: []string{"  " + clip(query.Clean(q), 200), "  " + strings.Repeat(" ", max(se.Pos-1, 0)) + "^"}}
 	}
 	return Answer{Text: "That query does not parse: " + err.Error()}
 }
 
 func (c *Commands) search(ctx context.Context, q string) (Answer, error) {
-	if q == "" {
-		return Answer{Text: "Search for what? For example: search \"digital diplomacy\""}, nil
-	}
-	parsed, err := query.Parse(q)
-	if err != nil {
-		return queryError(q, err), nil
-	}
-	if c.Searcher == nil {
-		return Answer{Text: "Search is not available: the archive index is not open."}, nil
-	}
-	hits, err := c.Searcher.Search(ctx, parsed, policywire.SearchOptions{Limit: 5})
-	if err != nil {
-		return Answer{}, fmt.Errorf("bot: search: %w", err)
-	}
-	if len(hits) == 0 {
-		return Answer{Text: fmt.Sprintf("Nothing in the archive matches %s.", clip(q, 200))}, nil
-	}
-	if err := c.Bot.opts.Store.AddStorySources(hits); err != nil {
-		return Answer{}, fmt.Errorf("bot: search: %w", err)
-	}
-	a := Answer{Text: fmt.Sprintf("Best matches for %s:", clip(q, 200))}
-	for _, h := range hits {
-		a.Entries = append(a.Entries, c.withStory(c.entry(h.Item, h.Snippet), h.Also, 0))
-	}
-	return a, nil
+	return c.SearchPage(ctx, q, 1)
 }
 
 func (c *Commands) entry(it policywire.Item, snippet string) Entry {
@@ -190,7 +202,7 @@ func (c *Commands) entry(it policywire.Item, snippet string) Entry {
 	}
 	meta := name
 	if d := it.Date(); !d.IsZero() {
-		meta += " · " + d.In(cfg.Location).Format("2 Jan 2006")
+		meta += " · " + d.In(cfg.Location).Format(DateLayout)
 	}
 	if snippet == "" {
 		snippet = clip(it.Summary, 200)
@@ -245,9 +257,9 @@ func (c *Commands) sources() (Answer, error) {
 		return Answer{}, err
 	}
 	loc := c.Bot.Config().Location
-	a := Answer{Text: fmt.Sprintf("%d sources:", len(rep.Sources))}
+	a := Answer{Text: fmt.Sprintf("%d source%s:", len(rep.Sources), plural(len(rep.Sources)))}
 	for _, s := range rep.Sources {
-		line := fmt.Sprintf("• %s — %s, last success %s, %d items", s.Name, s.Status, fmtTime(s.LastSuccess, loc), s.Items)
+		line := fmt.Sprintf("• %s — %s, last success %s, %d item%s", s.Name, s.Status, fmtTime(s.LastSuccess, loc), s.Items, plural(s.Items))
 		if s.Failures > 0 {
 			line += fmt.Sprintf(", failed %d× in a row: %s", s.Failures, clip(s.LastError, 160))
 		} else if s.Warning != "" {
@@ -290,6 +302,9 @@ func (c *Commands) subscribe(ctx context.Context, req CommandRequest, q string) 
 		return Answer{Text: "Subscribe to what? For example: subscribe \"tech ambassador\""}, nil
 	}
 	parsed, err := query.Parse(q)
+	if err == nil {
+		err = query.ForRouting(parsed)
+	}
 	if err != nil {
 		return queryError(q, err), nil
 	}
@@ -308,16 +323,23 @@ func (c *Commands) subscribe(ctx context.Context, req CommandRequest, q string) 
 		return Answer{}, err
 	}
 	a := Answer{Public: true, Text: fmt.Sprintf("Subscribed this channel to %s (id %s). New items that match will be posted here.", sub.Query, sub.ID)}
-	if c.Searcher != nil {
-		hits, err := c.Searcher.Search(ctx, parsed, policywire.SearchOptions{Limit: 3, Newest: true})
-		if err == nil && len(hits) > 0 {
-			a.Text += " The last items it would have matched:"
-			for _, h := range hits {
-				a.Entries = append(a.Entries, c.entry(h.Item, ""))
-			}
+	c.addLastMatches(ctx, parsed, &a)
+	return a, nil
+}
+
+// addLastMatches shows under a new subscription or watch the last items it
+// would have matched, when the archive can say.
+func (c *Commands) addLastMatches(ctx context.Context, q *query.Query, a *Answer) {
+	if c.Searcher == nil {
+		return
+	}
+	hits, err := c.Searcher.Search(ctx, q, policywire.SearchOptions{Limit: 3, Newest: true, Now: c.localNow()})
+	if err == nil && len(hits) > 0 {
+		a.Text += " The last items it would have matched:"
+		for _, h := range hits {
+			a.Entries = append(a.Entries, c.entry(h.Item, ""))
 		}
 	}
-	return a, nil
 }
 
 func (c *Commands) subscriptions(req CommandRequest) (Answer, error) {

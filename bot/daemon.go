@@ -58,7 +58,9 @@ func (d *Daemon) Run(ctx context.Context, shutdownBound time.Duration) error {
 	}
 	d.mu.Lock()
 	d.ctx = ctx
-	d.Bot.Dispatcher.Start(ctx, instantChannels(cfg))
+	d.Bot.Dispatcher.Start(ctx, d.Bot.InstantChannels(cfg))
+	refresh := func() { d.Bot.Dispatcher.SetChannels(ctx, d.Bot.InstantChannels(d.Bot.Config())) }
+	d.Bot.onChannels.Store(&refresh)
 	d.cron = c
 	c.Start()
 	// Retention applies at start, then hourly.
@@ -132,7 +134,7 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 	if err := d.Bot.SetConfig(ctx, cfg); err != nil {
 		return err
 	}
-	d.Bot.Dispatcher.SetChannels(ctx, instantChannels(cfg))
+	d.Bot.Dispatcher.SetChannels(ctx, d.Bot.InstantChannels(cfg))
 	// The jobs of the replaced schedule may still run: shutdown waits for
 	// them, and pollSource keeps them from polling a source twice at once.
 	d.retired = append(slices.DeleteFunc(d.retired, func(c context.Context) bool { return c.Err() != nil }), d.cron.Stop())
@@ -311,11 +313,11 @@ func (d *Daemon) checkHealth(ctx context.Context, src config.Source) {
 	switch {
 	case !st.Warned && st.ConsecutiveFailures >= threshold:
 		text = fmt.Sprintf("⚠ Source %s (%s) has failed %d times in a row: %s. Next try after %s.",
-			src.ID, sourceName(src), st.ConsecutiveFailures, st.LastError, st.NextAllowed.In(cfg.Location).Format("2 Jan 15:04 MST"))
+			src.ID, sourceName(src), st.ConsecutiveFailures, st.LastError, st.NextAllowed.In(cfg.Location).Format(DateLayout))
 		st.Warned = true
 	case !st.Warned && st.ConsecutiveFailures == 0 && silentTooLong(st, now):
 		text = fmt.Sprintf("⚠ Source %s (%s) has published nothing since %s, much longer than usual. Its page may have moved.",
-			src.ID, sourceName(src), st.LastNewItem.In(cfg.Location).Format("2 Jan 2006 15:04 MST"))
+			src.ID, sourceName(src), st.LastNewItem.In(cfg.Location).Format(DateLayout))
 		st.Warned = true
 	case st.Warned && st.ConsecutiveFailures == 0 && !silentTooLong(st, now):
 		text = fmt.Sprintf("✓ Source %s (%s) has recovered.", src.ID, sourceName(src))
@@ -371,16 +373,6 @@ func (b *Bot) Notify(ctx context.Context, text string) error {
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	return sender.SendNotice(sctx, ch.Target(), text)
-}
-
-func instantChannels(cfg *config.Config) []config.Channel {
-	var out []config.Channel
-	for _, ch := range cfg.Channels {
-		if ch.Digest == "" {
-			out = append(out, ch)
-		}
-	}
-	return out
 }
 
 // cronLogger lets robfig/cron log through slog.

@@ -143,9 +143,12 @@ func WriteHealth(w io.Writer, rep HealthReport, loc *time.Location) error {
 	return nil
 }
 
+// DateLayout is the one way every message and answer writes a date.
+const DateLayout = "2 Jan 2006 15:04 MST"
+
 func fmtTime(t time.Time, loc *time.Location) string {
 	if t.IsZero() {
 		return "-"
 	}
-	return t.In(loc).Format("2006-01-02 15:04 MST")
+	return t.In(loc).Format(DateLayout)
 }

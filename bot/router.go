@@ -3,6 +3,7 @@ package bot
 import (
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/policywire/policywire"
 	"github.com/policywire/policywire/config"
@@ -15,7 +16,14 @@ import (
 // none) and one of its topics or chat subscriptions matches (or it has
 // neither, and so takes everything).
 type Router struct {
+	// Now resolves the time filters of subscriptions (since:7d) when an
+	// item is routed; nil means the clock.
+	Now func() time.Time
+	// loc is the zone whose calendar days date: and after: name.
+	loc      *time.Location
 	channels []channelRule
+	// watches are the personal watches, one rule per person.
+	watches []watchRule
 	// topicWords are the positive words of every topic, for summaries.
 	topicWords map[string][]string
 }
@@ -37,9 +45,9 @@ type channelRule struct {
 // NewRouter compiles the topics of cfg and the chat subscriptions subs.
 func NewRouter(cfg *config.Config, subs []store.Subscription) (*Router, error) {
 	topics := make(map[string]*query.Query, len(cfg.Topics))
-	r := &Router{topicWords: make(map[string][]string, len(cfg.Topics))}
+	r := &Router{topicWords: make(map[string][]string, len(cfg.Topics)), loc: cfg.Location}
 	for _, t := range cfg.Topics {
-		q, err := query.Parse(t.Query)
+		q, err := query.ParseTopic(t.Query)
 		if err != nil {
 			return nil, fmt.Errorf("bot: topic %q: %w", t.ID, err)
 		}
@@ -80,6 +88,19 @@ func NewRouter(cfg *config.Config, subs []store.Subscription) (*Router, error) {
 // Route returns one route per channel that wants the item, with the names
 // of the topics (and subscriptions) that matched.
 func (r *Router) Route(it policywire.Item) []store.Route {
+	var atTime time.Time // read once, when a subscription or watch needs it
+	at := func() time.Time {
+		if atTime.IsZero() {
+			atTime = time.Now()
+			if r.Now != nil {
+				atTime = r.Now()
+			}
+			if r.loc != nil {
+				atTime = atTime.In(r.loc)
+			}
+		}
+		return atTime
+	}
 	var doc *query.Doc
 	var routes []store.Route
 	for _, ch := range r.channels {
@@ -91,12 +112,12 @@ func (r *Router) Route(it policywire.Item) []store.Route {
 		}
 		var matched []string
 		for _, t := range ch.topics {
-			if t.query.Match(doc) {
+			if t.query.MatchAt(doc, time.Time{}) {
 				matched = append(matched, t.name)
 			}
 		}
 		for _, s := range ch.subs {
-			if s.query.Match(doc) {
+			if s.query.MatchAt(doc, at()) {
 				matched = append(matched, s.name)
 			}
 		}
@@ -104,6 +125,12 @@ func (r *Router) Route(it policywire.Item) []store.Route {
 			continue
 		}
 		routes = append(routes, store.Route{Channel: ch.id, Topics: matched, Digest: ch.digest})
+	}
+	if len(r.watches) > 0 {
+		if doc == nil {
+			doc = query.Prepare(it)
+		}
+		routes = r.matchWatches(doc, it, at, routes)
 	}
 	return routes
 }

@@ -165,12 +165,12 @@ func (l *loader) load(data []byte) *Config {
 			HostDelay:   DefaultHostDelay,
 		},
 		Defaults: Defaults{Schedule: DefaultSchedule, Backfill: DefaultBackfill},
-		Chat:     Chat{MaxSubscriptions: DefaultMaxSubscriptions},
 		Summary: Summary{
 			MaxChars:     DefaultMaxChars,
 			FetchArticle: DefaultFetchArticle,
 			LLM:          LLM{Timeout: DefaultLLMTimeout},
 		},
+		Chat: defaultChat(),
 	}
 
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -285,20 +285,6 @@ func (l *loader) decodeRoot(root *yaml.Node, cfg *Config) {
 			l.errAt(f.vals["admin"], "admin: %s", unknownRef("channel", v, l.declared["channel"]))
 		} else {
 			cfg.Admin = v
-		}
-	}
-}
-
-func (l *loader) decodeChat(n *yaml.Node, dst *Chat) {
-	f := l.mapping(n, "chat", "chat.", []string{"max_subscriptions"})
-	if f == nil {
-		return
-	}
-	if v, ok := l.integer(f, "max_subscriptions"); ok {
-		if v <= 0 || v > 1000 {
-			l.errAt(f.vals["max_subscriptions"], "chat.max_subscriptions: must be from 1 to 1000, got %d", v)
-		} else {
-			dst.MaxSubscriptions = v
 		}
 	}
 }

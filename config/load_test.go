@@ -26,7 +26,7 @@ import (
 var update = flag.Bool("update", false, "rewrite golden files")
 
 func queryCheck(q string) error {
-	_, err := query.Parse(q)
+	_, err := query.ParseTopic(q)
 	return err
 }
 
@@ -185,7 +185,6 @@ func TestFullConfig(t *testing.T) {
 		Summary: config.Summary{MaxChars: 280, FetchArticle: "never", LLM: config.LLM{
 			URL: "http://127.0.0.1:11434/v1", Model: "llama3", APIKey: "sk-llm", Timeout: 5 * time.Second,
 		}},
-		Chat: config.Chat{MaxSubscriptions: config.DefaultMaxSubscriptions},
 		Topics: []config.Topic{
 			{ID: "cyber", Query: "cyber* AND (security OR resilience)"},
 			{ID: "diplomacy", Query: `"digital diplomacy"`},
@@ -206,6 +205,7 @@ func TestFullConfig(t *testing.T) {
 			{ID: "firehose", Matrix: "#all:localhost:8008", FollowUps: "channel", FollowUpWindow: 1440 * time.Hour},
 		},
 		Admin: "room",
+		Chat:  config.Chat{MaxSubscriptions: config.DefaultMaxSubscriptions, MaxWatches: 5, CommandsPerMinute: 30, CommandBurst: 4},
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("got\n%#v\nwant\n%#v", *cfg, *want)

@@ -66,10 +66,17 @@ type Config struct {
 	Warnings []string
 }
 
-// Chat limits what chat commands may change.
+// Chat limits what chat commands may change and what one person may do
+// through them.
 type Chat struct {
 	// MaxSubscriptions bounds the subscriptions of one channel.
 	MaxSubscriptions int
+	// MaxWatches is how many personal watches one person may keep.
+	MaxWatches int
+	// CommandsPerMinute is how many commands one person may send a minute
+	// on average, with CommandBurst at once; 0 turns the limit off.
+	CommandsPerMinute int
+	CommandBurst      int
 }
 
 // Log sets logging: level is debug, info, warn or error; format is auto

@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/policywire/policywire"
 )
@@ -37,6 +38,9 @@ type Doc struct {
 	source string
 	lang   string
 	refs   []string // distinct references in NormalizeRef form, sorted
+	// date is the item's date for time filters, zero when it has none or
+	// one the search index cannot hold either.
+	date time.Time
 }
 
 // fieldSet is a set of text fields.
@@ -59,6 +63,9 @@ func Prepare(it policywire.Item) *Doc {
 	d := &Doc{
 		source: normalizeKeyword(FieldSource, it.Source),
 		lang:   normalizeKeyword(FieldLang, it.Language),
+	}
+	if dt := it.Date(); dt.Year() > 1677 && dt.Year() < 2262 {
+		d.date = dt
 	}
 	// Every part is folded into one string, which the words are cut from.
 	n := len(it.Title) + len(it.Summary) + len(it.Content)
@@ -271,12 +278,13 @@ func (d *Doc) followedBy(p int32, words []string) bool {
 	return true
 }
 
-// Match reports whether the prepared item matches the query.
-func (q *Query) Match(d *Doc) bool { return q.m.match(d) }
+// Match reports whether the prepared item matches the query, with its time
+// filters resolved against the clock; MatchAt takes the time instead.
+func (q *Query) Match(d *Doc) bool { return q.MatchAt(d, time.Now()) }
 
 // MatchItem prepares the item and matches it. To match one item against
 // many queries, Prepare it once and call Match instead.
-func (q *Query) MatchItem(it policywire.Item) bool { return q.m.match(Prepare(it)) }
+func (q *Query) MatchItem(it policywire.Item) bool { return q.Match(Prepare(it)) }
 
 type op uint8
 

@@ -182,10 +182,13 @@ func TestMatchAgreesWithScan(t *testing.T) {
 			if got := MustParse(w).Match(d); got != scan {
 				t.Errorf("%q in %q: Match = %v, scan = %v", w, it.Title, got, scan)
 			}
-			prefix := w[:1] + "*"
+			if len(w) < MinPrefixChars {
+				continue
+			}
+			prefix := w[:MinPrefixChars] + "*"
 			scanPrefix := false
 			for _, x := range text {
-				if x[0] == w[0] {
+				if strings.HasPrefix(x, w[:MinPrefixChars]) {
 					scanPrefix = true
 				}
 			}

@@ -160,7 +160,12 @@ func oracleQueries(items []policywire.Item, n int) []*Query {
 			case 0, 1:
 				parts = append(parts, f+w)
 			case 2:
-				parts = append(parts, f+w[:1+r.IntN(len(w))]+"*")
+				if utf8.RuneCountInString(w) < MinPrefixChars {
+					parts = append(parts, f+w)
+					break
+				}
+				cut := []rune(w)[:MinPrefixChars+r.IntN(utf8.RuneCountInString(w)-MinPrefixChars+1)]
+				parts = append(parts, f+string(cut)+"*")
 			case 3:
 				parts = append(parts, f+`"`+strings.Join(phrase, " ")+`"`)
 			default:

@@ -9,13 +9,19 @@ import (
 
 // Limits that keep a hostile query from costing much: chat users type them.
 const (
-	maxQueryRunes = 8000
-	maxDepth      = 100
+	// MaxQueryChars is the longest query, in characters.
+	MaxQueryChars = 8000
+	// MinPrefixChars is the shortest prefix before a "*": a shorter one
+	// matches so many words that its search scans much of the index.
+	MinPrefixChars = 3
+	maxQueryRunes  = MaxQueryChars
+	maxDepth       = 100
 )
 
 // Query is a parsed query. It is immutable and safe for concurrent use.
 type Query struct {
-	root Node
+	root Node // nil for a query of time filters alone, which matches every item
+	time []timeFilter
 	str  string
 	m    matcher
 }
@@ -30,6 +36,7 @@ type Query struct {
 //	NOT a, -a    not; binds tighter than AND
 //	( ... )      grouping
 //	title:  summary:  source:  lang:  ref:   limit a word, phrase or group to a field
+//	since: after: before: date: sort:         narrow or order the whole query (see time.go)
 //
 // OR, AND and NOT are operators only in upper case. A word written with
 // punctuation inside, such as digital-diplomacy, is the phrase of its words.
@@ -40,8 +47,13 @@ type Query struct {
 // parenthesis or the end) is an error, not a word, as it most often is a
 // NOT with a stray space.
 //
+// The text is read as Clean makes it, and at most MaxQueryChars characters
+// long. A term with no letters or digits (an emoji, a lone symbol) is left
+// out rather than refused; a prefix needs MinPrefixChars characters before
+// its "*".
+//
 // A query that does not parse gives a *SyntaxError whose Pos is the 1-based
-// column, in characters, of the problem.
+// column, in characters of Clean(s), of the problem.
 func Parse(s string) (*Query, error) {
 	if !utf8.ValidString(s) {
 		off := 0
@@ -54,6 +66,7 @@ func Parse(s string) (*Query, error) {
 		}
 		return nil, &SyntaxError{Pos: utf8.RuneCountInString(s[:off]) + 1, Msg: "the query is not valid UTF-8"}
 	}
+	s = Clean(s)
 	if n := utf8.RuneCountInString(s); n > maxQueryRunes {
 		return nil, &SyntaxError{Pos: maxQueryRunes + 1, Msg: fmt.Sprintf("the query is longer than %d characters", maxQueryRunes)}
 	}
@@ -73,7 +86,24 @@ func Parse(s string) (*Query, error) {
 		// parseOr stops only at the end or at a ")" it cannot close.
 		return nil, p.errAt(t.off, "this ) has no ( to close")
 	}
-	return &Query{root: root, str: format(root), m: compile(root)}, nil
+	root, filters, err := takeTimeFilters(root)
+	if err != nil {
+		return nil, err
+	}
+	if root == nil && len(filters) == 0 {
+		return nil, &SyntaxError{Pos: 1, Msg: "the query has no letters or digits to search for"}
+	}
+	q := &Query{root: root, time: filters, str: format(root)}
+	if root != nil {
+		q.m = compile(root)
+	}
+	for _, f := range filters {
+		if q.str != "" {
+			q.str += " "
+		}
+		q.str += f.String()
+	}
+	return q, nil
 }
 
 // MustParse is Parse for queries known to be valid, such as constants in
@@ -232,8 +262,8 @@ func (p *parser) lex(off int, field string, afterField bool) (token, error) {
 	if !afterField {
 		if name, end, ok := fieldAt(s, off); ok {
 			lower := strings.ToLower(name)
-			if !knownField(lower) {
-				return token{}, p.errAt(off, fmt.Sprintf("unknown field %q: the fields are title:, summary:, source:, lang: and ref:", name+":"))
+			if !knownField(lower) && !isTimeField(lower) {
+				return token{}, p.errAt(off, fmt.Sprintf("unknown field %q: the fields are title:, summary:, source:, lang: and ref:, and since:, after:, before:, date: and sort: for time", name+":"))
 			}
 			return token{kind: tField, off: off, end: end, text: lower}, nil
 		}
@@ -360,7 +390,10 @@ func (p *parser) parseOr(field string, depth int) (Node, error) {
 		}
 		kids = appendFlat(kids, n, true)
 	}
-	if len(kids) == 1 {
+	switch len(kids) {
+	case 0:
+		return nil, nil
+	case 1:
 		return kids[0], nil
 	}
 	return Or{Children: kids}, nil
@@ -380,7 +413,10 @@ func (p *parser) parseAnd(field string, depth int) (Node, error) {
 		}
 		switch t.kind {
 		case tEOF, tRParen, tOr:
-			if len(kids) == 1 {
+			switch len(kids) {
+			case 0:
+				return nil, nil
+			case 1:
 				return kids[0], nil
 			}
 			return And{Children: kids}, nil
@@ -432,7 +468,7 @@ func (p *parser) parseUnary(field string, depth int) (Node, error) {
 		return nil, p.errAt(t.off, `"-" needs a term right after it`)
 	}
 	child, err := p.parseUnary(field, depth+1)
-	if err != nil {
+	if err != nil || child == nil {
 		return nil, err
 	}
 	return Not{Child: child}, nil
@@ -449,6 +485,9 @@ func (p *parser) parsePrimary(field string, depth int) (Node, error) {
 			return nil, p.errAt(t.off, fmt.Sprintf("%s: cannot be used inside %s:", t.text, field))
 		}
 		p.off = t.end
+		if isTimeField(t.text) {
+			return p.parseTimeFilter(t)
+		}
 		return p.parseFieldValue(t, depth)
 	case tLParen:
 		return p.parseGroup(t, field, depth)
@@ -461,6 +500,25 @@ func (p *parser) parsePrimary(field string, depth int) (Node, error) {
 		return nil, p.errAt(t.off, "this ) has no ( to close")
 	}
 	return nil, p.errAt(t.off, "a term is missing here")
+}
+
+// parseTimeFilter reads the value after since:, after:, before:, date: or
+// sort:, a bare word right after the colon.
+func (p *parser) parseTimeFilter(f token) (Node, error) {
+	t, err := p.lex(p.off, f.text, true)
+	if err != nil {
+		return nil, err
+	}
+	if t.kind != tWord || t.end == t.off || t.prefix {
+		return nil, p.errAt(f.off, fmt.Sprintf("%s: needs a value right after the colon, as in since:7d, date:2026-11 or sort:date", f.text))
+	}
+	p.off = t.end
+	pos := utf8.RuneCountInString(p.src[:f.off]) + 1
+	tf, msg := newTimeFilter(f.text, t.text, pos)
+	if msg != "" {
+		return nil, p.errAt(t.off, msg)
+	}
+	return timeNode{f: tf}, nil
 }
 
 // parseFieldValue reads what follows "name:": a group, a phrase, a word or
@@ -526,11 +584,13 @@ func (p *parser) leaf(t token, field string) (Node, error) {
 	}
 	words := Tokens(t.text)
 	switch {
-	case len(words) == 0 && t.kind == tPhrase:
-		return nil, p.errAt(t.off, "this phrase has no words")
 	case len(words) == 0:
-		return nil, p.errAt(t.off, fmt.Sprintf("%q has no letters or digits to search for", t.text))
+		// Emoji and symbols are not searched for; the rest of the query is.
+		return nil, nil
 	case len(words) == 1:
+		if t.prefix && utf8.RuneCountInString(words[0]) < MinPrefixChars {
+			return nil, p.errAt(t.off, fmt.Sprintf("%q is too short a prefix: write at least %d letters before the \"*\"", t.text+"*", MinPrefixChars))
+		}
 		return Term{Field: field, Word: words[0], Prefix: t.prefix}, nil
 	case t.prefix:
 		return nil, p.errAt(t.star, `"*" can only end a single word, not `+fmt.Sprintf("%q", t.text))
@@ -541,6 +601,9 @@ func (p *parser) leaf(t token, field string) (Node, error) {
 // appendFlat appends n to kids, splicing in the children of a nested node of
 // the same kind, so that (a OR b) OR c is one Or of three.
 func appendFlat(kids []Node, n Node, or bool) []Node {
+	if n == nil {
+		return kids // a term with nothing to search for
+	}
 	if or {
 		if o, ok := n.(Or); ok {
 			return append(kids, o.Children...)

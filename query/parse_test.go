@@ -17,6 +17,9 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 // golden file pins the tree itself and not only its canonical text.
 func dump(n Node) string {
 	switch n := n.(type) {
+	case nil:
+		return "(all)"
+
 	case And:
 		return "(and " + dumpAll(n.Children) + ")"
 	case Or:
@@ -80,6 +83,10 @@ func TestParseCanonical(t *testing.T) {
 		{"lower-case or is a word", "war or peace", "war AND or AND peace"},
 		{"lower-case and not are words", "not and", "not AND and"},
 		{"title field", "title:security", "title:security"},
+		{"symbols and emoji left out", `a & b 🚀 "" -✨ (🇪🇺) c`, "a AND b AND c"},
+		{"emoji inside a word splits it", "digital🚀diplomacy", `"digital diplomacy"`},
+		{"full-width folded", "ｃｙｂｅｒ　ＯＲ　ｔｅｃｈ＊", "cyber OR tech*"},
+		{"zero-width and soft hyphen dropped", "cy​ber­‍", "cyber"},
 		{"field name is case-insensitive", "Title:Security", "title:security"},
 		{"field on a phrase", `title:"digital diplomacy"`, `title:"digital diplomacy"`},
 		{"field on a group", "title:(a OR b)", "title:(a OR b)"},
@@ -142,8 +149,11 @@ func TestParseErrors(t *testing.T) {
 		{"empty parens", "a () b", 3, "empty parentheses"},
 		{"empty parens with space", "( )", 1, "empty parentheses"},
 		{"unterminated quote", `a "digital diplomacy`, 3, "quote is never closed"},
-		{"empty phrase", `a ""`, 3, "no words"},
-		{"phrase of punctuation", `" , "`, 1, "no words"},
+		{"phrase of punctuation alone", `" , "`, 1, "no letters or digits"},
+		{"emoji alone", "🚀 ✨", 1, "no letters or digits"},
+		{"short prefix", "a OR cy*", 6, `"cy*" is too short a prefix`},
+		{"short prefix after zero-width space", "a​​ OR c*", 6, "too short a prefix"},
+		{"full-width short prefix", "ｃｙ＊", 1, "too short a prefix"},
 		{"star inside phrase", `"cyber sec*"`, 11, "inside a phrase"},
 		{"unknown field", "a foo:bar", 3, `unknown field "foo:"`},
 		{"url is an unknown field", "https://example.eu", 1, `unknown field "https:"`},
@@ -172,7 +182,6 @@ func TestParseErrors(t *testing.T) {
 		{"double star", "cyber**", 6, `"*" may only end a word`},
 		{"star after phrase", `"a b"*`, 6, `"*" must end a word`},
 		{"star on several words", "cyber-sec*", 10, "single word"},
-		{"punctuation only", "a & b", 3, `"&" has no letters or digits`},
 		{"positions count characters", "sécurité (", 10, "( is never closed"},
 		{"positions count characters in errors later on", "été OR", 5, "OR needs a term after it"},
 		{"invalid utf-8", "ab\xffc", 3, "not valid UTF-8"},

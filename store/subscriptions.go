@@ -55,16 +55,7 @@ func (s *Store) AddSubscription(sub Subscription, limit int) (Subscription, erro
 				return fmt.Errorf("%w (%d)", ErrTooManySubscriptions, limit)
 			}
 		}
-		seq, err := b.NextSequence()
-		if err != nil {
-			return err
-		}
-		sub.ID = "s" + strconv.FormatUint(seq, 10)
-		v, err := encode(sub)
-		if err != nil {
-			return err
-		}
-		return b.Put(u64(seq), v)
+		return putNext(b, "s", &sub.ID, &sub)
 	})
 	if err != nil {
 		return Subscription{}, fmt.Errorf("store: add subscription to %s: %w", sub.Channel, err)

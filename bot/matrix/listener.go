@@ -42,8 +42,8 @@ const (
 	staleMargin = 2 * time.Minute
 	// commandTimeout bounds answering one command, sending included.
 	commandTimeout = 60 * time.Second
-	// maxCommandBytes is the longest command line looked at.
-	maxCommandBytes = 2000
+	// maxCommandChars is the longest command line looked at, in characters.
+	maxCommandChars = 2000
 	// Backoff between failed syncs and joins.
 	minBackoff = time.Second
 	maxBackoff = 2 * time.Minute
@@ -357,6 +357,9 @@ func (r *run) handle(ctx context.Context, resp *mautrix.RespSync, answer bool) {
 		for _, ev := range jr.State.Events {
 			r.applyState(room, ev)
 		}
+		if answer && jr.Timeline.Limited {
+			r.skippedNotice(ctx, room, jr.Timeline.PrevBatch)
+		}
 		for _, ev := range jr.Timeline.Events {
 			if ev.StateKey != nil {
 				r.applyState(room, ev)
@@ -367,6 +370,19 @@ func (r *run) handle(ctx context.Context, resp *mautrix.RespSync, answer bool) {
 			}
 		}
 	}
+}
+
+// skippedNotice tells a room that messages came faster than one sync
+// returns (a limited timeline: more than timelineLimit since the last
+// one), so older commands among them were not read: they are not answered
+// in silence. The notice's transaction id is the gap's, so a sync replayed
+// after a crash posts it once.
+func (r *run) skippedNotice(ctx context.Context, room id.RoomID, gap string) {
+	text := fmt.Sprintf("More than %d messages arrived here at once; the older commands among them were not read. Send again any that got no answer.", timelineLimit)
+	if _, err := r.l.o.Sender.send(ctx, room.String(), txnID("skipped/"+room.String()+"/"+gap), r.l.o.Sender.render.notice(text), "notice", gap); err != nil && ctx.Err() == nil {
+		r.l.log.Error("matrix: could not post the skipped-commands notice", "room", room.String(), "err", err)
+	}
+	r.l.log.Warn("matrix: a sync skipped messages; told the room", "room", room.String())
 }
 
 func (r *run) configured() map[id.RoomID]bool {
@@ -477,8 +493,8 @@ func (r *run) command(ctx context.Context, room id.RoomID, ev *event.Event) {
 	defer cancel()
 	log := r.l.log.With("room", room.String(), "user", ev.Sender.String(), "event", ev.ID.String())
 	var answer bot.Answer
-	if len(text) > maxCommandBytes {
-		answer = bot.Answer{Text: fmt.Sprintf("That command is too long (more than %d characters).", maxCommandBytes)}
+	if utf8.RuneCountInString(text) > maxCommandChars {
+		answer = bot.Answer{Text: fmt.Sprintf("That command is too long (more than %d characters).", maxCommandChars)}
 	} else {
 		req := bot.CommandRequest{
 			Platform:  "matrix",
@@ -496,6 +512,8 @@ func (r *run) command(ctx context.Context, room id.RoomID, ev *event.Event) {
 	}
 	c2 := r.l.o.Sender.render.answer(answer)
 	c2.RelatesTo = &event.RelatesTo{InReplyTo: &event.InReplyTo{EventID: ev.ID}}
+	// The asker is notified of the answer, and nobody else is.
+	c2.Mentions = &event.Mentions{UserIDs: []id.UserID{ev.Sender}}
 	if thread != "" {
 		c2.RelatesTo.Type = event.RelThread
 		c2.RelatesTo.EventID = id.EventID(thread)

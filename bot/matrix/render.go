@@ -44,7 +44,7 @@ const (
 const AlertIDField = "org.policywire.alert_id"
 
 // dateLayout shows dates as "27 Nov 2026 14:05 CET".
-const dateLayout = "2 Jan 2006 15:04 MST"
+const dateLayout = "2 Jan 2006 15:04 MST" // bot.DateLayout
 
 // roomPing matches "@room", which legacy push rules turn into a ping of the
 // whole room. It becomes "@ room": readable, and no rule matches it.

@@ -73,6 +73,7 @@ type Sender struct {
 	userID id.UserID
 	render *renderer
 	log    *slog.Logger
+	direct directRooms
 }
 
 var (
@@ -173,7 +174,8 @@ func (s *Sender) JoinRooms(ctx context.Context, roomIDs []string) error {
 // transaction ID comes from the alert ID, so a retry after an ambiguous
 // failure gets the first event back instead of a second post.
 func (s *Sender) Send(ctx context.Context, roomID string, a policywire.Alert) (string, error) {
-	if err := checkRoomID(roomID); err != nil {
+	roomID, err := s.roomFor(ctx, roomID)
+	if err != nil {
 		return "", err
 	}
 	if a.ID == "" {
@@ -191,7 +193,8 @@ func (s *Sender) Send(ctx context.Context, roomID string, a policywire.Alert) (s
 // none does it Send. It covers what the transaction ID cannot: a homeserver
 // that forgot its transactions (restart, expiry) or a new access token.
 func (s *Sender) SendChecked(ctx context.Context, roomID string, a policywire.Alert) (string, error) {
-	if err := checkRoomID(roomID); err != nil {
+	roomID, err := s.roomFor(ctx, roomID)
+	if err != nil {
 		return "", err
 	}
 	if a.ID != "" {

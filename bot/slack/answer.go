@@ -35,8 +35,9 @@ type CommandResponse struct {
 	ResponseType string        `json:"response_type"`
 	Text         string        `json:"text"`
 	Blocks       []slack.Block `json:"blocks,omitempty"`
-	// ReplaceOriginal is sent (as false) with a response_url post, so that
-	// the answer never replaces an earlier message.
+	// ReplaceOriginal is sent with a response_url post: false unless set,
+	// so that an answer replaces an earlier message only when it says so
+	// (the next page of a search).
 	ReplaceOriginal *bool `json:"replace_original,omitempty"`
 	UnfurlLinks     bool  `json:"unfurl_links"`
 	UnfurlMedia     bool  `json:"unfurl_media"`
@@ -46,6 +47,9 @@ type CommandResponse struct {
 // unless the answer is public, Block Kit blocks and the plain fallback.
 func NewCommandResponse(a bot.Answer) CommandResponse {
 	blocks, text := RenderAnswer(a)
+	if len(a.Actions) > 0 && len(blocks) < maxBlocks {
+		blocks = append(blocks, actionsBlock(a.Actions))
+	}
 	kind := responseEphemeral
 	if a.Public {
 		kind = responseInChannel
@@ -274,8 +278,10 @@ func collapseLine(s string) string {
 
 // postResponse posts a command response to its response_url.
 func postResponse(ctx context.Context, hc *http.Client, responseURL string, r CommandResponse) error {
-	no := false
-	r.ReplaceOriginal = &no
+	if r.ReplaceOriginal == nil {
+		no := false
+		r.ReplaceOriginal = &no
+	}
 	body, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("slack: encode command response: %w", err)

@@ -64,12 +64,13 @@ type CommandOptions struct {
 	// CommandTimeout bounds one command's work (default 1 min).
 	CommandTimeout time.Duration
 	// AllowResponseURL decides which response_url a late answer may be
-	// posted to (default: https on slack.com or one of its subdomains, such
-	// as hooks.slack.com). Tests point it at a loopback server.
+	// posted to (default: AllowResponseURLsFor(APIURL)). An answer ready in
+	// time goes in the HTTP response whatever the response_url.
 	AllowResponseURL func(u *url.URL) bool
 	// BotToken and APIURL reach the Web API to look up whether a member
 	// who changes subscriptions is a workspace admin or owner (users.info);
-	// without a token only Admins may.
+	// without a token only Admins may. APIURL's host may also receive late
+	// command answers (see AllowResponseURLsFor).
 	BotToken string
 	APIURL   string
 	// Admins are user ids that may change subscriptions whatever their
@@ -103,6 +104,7 @@ func NewCommandHandler(o CommandOptions) *CommandHandler {
 			answerWithin: o.AnswerWithin,
 			timeout:      o.CommandTimeout,
 			allow:        o.AllowResponseURL,
+			apiURL:       o.APIURL,
 			roles:        newRoles(webAPIClient(o.BotToken, o.APIURL, o.HTTPClient), o.Admins, o.Logger),
 		}),
 	}
@@ -133,25 +135,36 @@ func (h *CommandHandler) Close() error {
 	return nil
 }
 
-// ServeHTTP answers one slash command request.
-func (h *CommandHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// readSigned reads the body of a POST from Slack and checks its signature
+// before anything else is done with it; on failure it has answered (405,
+// 413, 400 or 401) and returns false. what names the request in the log.
+func (h *CommandHandler) readSigned(w http.ResponseWriter, r *http.Request, what string) ([]byte, bool) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
+		return nil, false
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCommandBody))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			http.Error(w, "request too large", http.StatusRequestEntityTooLarge)
-			return
+			return nil, false
 		}
 		http.Error(w, "cannot read request", http.StatusBadRequest)
-		return
+		return nil, false
 	}
 	if err := VerifySignature(r.Header, body, h.secret, h.now()); err != nil {
-		h.run.log.Warn("slack: refused a command request", "reason", err.Error(), "remote", r.RemoteAddr)
+		h.run.log.Warn("slack: refused a "+what+" request", "reason", err.Error(), "remote", r.RemoteAddr)
 		http.Error(w, "invalid request signature", http.StatusUnauthorized)
+		return nil, false
+	}
+	return body, true
+}
+
+// ServeHTTP answers one slash command request.
+func (h *CommandHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, ok := h.readSigned(w, r, "command")
+	if !ok {
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
@@ -229,14 +242,40 @@ func SignRequest(secret string, body []byte, at time.Time) http.Header {
 	return h
 }
 
-// AllowSlackResponseURL is the default response_url check: https on
-// slack.com or a subdomain of it (hooks.slack.com).
+// slackDomains are where Slack's own response_urls live: slack.com and
+// GovSlack's slack-gov.com, with their subdomains (hooks.slack.com).
+var slackDomains = []string{"slack.com", "slack-gov.com"}
+
+// AllowSlackResponseURL is the response_url check without slack.api_url:
+// https on slack.com, slack-gov.com or a subdomain of either.
 func AllowSlackResponseURL(u *url.URL) bool {
 	if u == nil || u.Scheme != "https" || u.User != nil {
 		return false
 	}
 	host := strings.ToLower(u.Hostname())
-	return host == "slack.com" || strings.HasSuffix(host, ".slack.com")
+	for _, d := range slackDomains {
+		if host == d || strings.HasSuffix(host, "."+d) {
+			return true
+		}
+	}
+	return false
+}
+
+// AllowResponseURLsFor is the response_url check for a Slack whose Web API
+// is at apiURL (slack.api_url; "" for slack.com): AllowSlackResponseURL, or
+// the scheme, host and port of apiURL, as a Slack-compatible gateway hands
+// out response_urls on its own host.
+func AllowResponseURLsFor(apiURL string) func(u *url.URL) bool {
+	api, err := url.Parse(apiURL)
+	if apiURL == "" || err != nil || api.Host == "" {
+		return AllowSlackResponseURL
+	}
+	return func(u *url.URL) bool {
+		if AllowSlackResponseURL(u) {
+			return true
+		}
+		return u != nil && u.User == nil && strings.EqualFold(u.Scheme, api.Scheme) && strings.EqualFold(u.Host, api.Host)
+	}
 }
 
 type runnerOptions struct {
@@ -247,6 +286,7 @@ type runnerOptions struct {
 	answerWithin time.Duration
 	timeout      time.Duration
 	allow        func(*url.URL) bool
+	apiURL       string
 	roles        *roles
 }
 
@@ -280,7 +320,7 @@ func newCommandRunner(o runnerOptions) *commandRunner {
 		o.timeout = DefaultCommandTimeout
 	}
 	if o.allow == nil {
-		o.allow = AllowSlackResponseURL
+		o.allow = AllowResponseURLsFor(o.apiURL)
 	}
 	if o.roles == nil {
 		o.roles = newRoles(nil, nil, o.log)
@@ -325,19 +365,27 @@ func (r *commandRunner) spawn(fn func()) bool {
 // answer runs one slash command and returns what to reply at once: the
 // answer itself when it is ready within answerWithin (and fits, when fits
 // is given), otherwise "Working on it…", the answer following through
-// response_url.
+// response_url. A response_url that allow refuses is never requested: the
+// answer is given at once when it is ready in time, and otherwise the
+// reply says why it cannot follow.
 func (r *commandRunner) answer(cmd slack.SlashCommand, fits func(CommandResponse) bool) CommandResponse {
 	if cmd.Command != "" && !strings.EqualFold(cmd.Command, r.command) {
 		return ephemeralText(fmt.Sprintf("This app answers %s only.", r.command))
 	}
 	responseURL, err := url.Parse(cmd.ResponseURL)
-	if err != nil || !r.allow(responseURL) {
-		host := ""
-		if responseURL != nil {
-			host = responseURL.Host
+	lateOK := err == nil && cmd.ResponseURL != "" && r.allow(responseURL)
+	host := ""
+	if err == nil {
+		host = clip(responseURL.Host, 80)
+	}
+	cannotFollow := func(why string) CommandResponse {
+		r.log.Warn("slack: late command answer not posted: the response_url is not on Slack or slack.api_url", "host", host, "channel", cmd.ChannelID, "user", cmd.UserID)
+		return ephemeralText(fmt.Sprintf("Sorry, %s, and it cannot follow later: this command's response_url (%q) is not on slack.com, slack-gov.com or the host of slack.api_url. Try a narrower query, or set slack.api_url to this Slack's API address.", why, host))
+	}
+	post := func(resp CommandResponse) {
+		if lateOK {
+			r.post(cmd.ResponseURL, resp)
 		}
-		r.log.Warn("slack: command without a usable response_url; not run", "host", host, "channel", cmd.ChannelID, "user", cmd.UserID)
-		return ephemeralText("Sorry, that failed: the command came without a usable response_url.")
 	}
 	req := bot.CommandRequest{
 		Platform: "slack",
@@ -358,7 +406,7 @@ func (r *commandRunner) answer(cmd slack.SlashCommand, fits func(CommandResponse
 		select {
 		case ready <- resp:
 		case <-late:
-			r.post(cmd.ResponseURL, resp)
+			post(resp)
 		}
 	})
 	if !started {
@@ -372,11 +420,17 @@ func (r *commandRunner) answer(cmd slack.SlashCommand, fits func(CommandResponse
 		if fits == nil || fits(resp) {
 			return resp
 		}
-		if !r.spawn(func() { r.post(cmd.ResponseURL, resp) }) {
+		if !lateOK {
+			return cannotFollow("that answer is too long to give here")
+		}
+		if !r.spawn(func() { post(resp) }) {
 			return ephemeralText("Sorry, policywire is shutting down; try again in a moment.")
 		}
 	case <-timer.C:
 		close(late)
+		if !lateOK {
+			return cannotFollow("that is taking longer than Slack waits for an answer")
+		}
 	case <-r.ctx.Done():
 		close(late)
 	}

@@ -62,10 +62,16 @@ func (a *archive) Search(ctx context.Context, q *query.Query, o policywire.Searc
 		return nil, a.err
 	}
 	var hits []policywire.SearchHit
+	skip := o.Offset
 	for _, it := range a.items {
-		if q.MatchItem(it) {
-			hits = append(hits, policywire.SearchHit{Item: it, Score: 1, Snippet: markWords(it.Summary, query.Words(q))})
+		if !q.MatchItem(it) {
+			continue
 		}
+		if skip > 0 {
+			skip--
+			continue
+		}
+		hits = append(hits, policywire.SearchHit{Item: it, Score: 1, Snippet: markWords(it.Summary, query.Words(q))})
 		if o.Limit > 0 && len(hits) == o.Limit {
 			break
 		}
@@ -545,7 +551,7 @@ func TestCommandSlowSearchAnswersThroughResponseURL(t *testing.T) {
 		t.Errorf("lead = %q", texts[0])
 	}
 	wantEntry := "*<https://www.consilium.europa.eu/en/press/press-releases/2026/03/02/cyber-resilience/?utm=x&amp;lang=en|Cyber resilience act: Council adopts new security rules>*\n" +
-		"Council of the EU – press releases · 2 Mar 2026\n" +
+		"Council of the EU – press releases · 2 Mar 2026 11:30 CET\n" +
 		"The Council adopted the *cyber* resilience act, which sets security requirements for connected products."
 	if texts[1] != wantEntry {
 		t.Errorf("entry =\n%s\nwant\n%s", texts[1], wantEntry)
@@ -574,7 +580,7 @@ func TestCommandFailureIsAnsweredAndLogged(t *testing.T) {
 	}
 }
 
-func TestCommandRefusesOtherCommandsAndForeignResponseURLs(t *testing.T) {
+func TestCommandRefusesOtherCommands(t *testing.T) {
 	env := newCmdEnv(t)
 	for _, tc := range []struct {
 		name string
@@ -582,8 +588,6 @@ func TestCommandRefusesOtherCommandsAndForeignResponseURLs(t *testing.T) {
 		want string
 	}{
 		{"other command", func(f url.Values) { f.Set("command", "/other") }, "This app answers /policywire only."},
-		{"response_url elsewhere", func(f url.Values) { f.Set("response_url", "https://evil.example/commands/1") }, "Sorry, that failed: the command came without a usable response_url."},
-		{"no response_url", func(f url.Values) { f.Del("response_url") }, "Sorry, that failed: the command came without a usable response_url."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := env.form("subscribe cyber*")

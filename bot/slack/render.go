@@ -35,7 +35,7 @@ const (
 	maxLinkURL = 2000
 )
 
-const dateLayout = "2 Jan 2006 15:04 MST"
+const dateLayout = "2 Jan 2006 15:04 MST" // bot.DateLayout
 
 // RenderAlert renders an alert as Block Kit blocks and the plain fallback
 // text Slack shows in notifications. Every piece of text that comes from a

@@ -146,6 +146,19 @@ func blockTexts(t *testing.T, blocks []slack.Block) []string {
 			Verbatim bool   `json:"verbatim"`
 		} `json:"elements"`
 	}
+	// Buttons hold plain labels and values of policywire's own: they are
+	// checked where they are made.
+	var kept []json.RawMessage
+	var all []json.RawMessage
+	if err := json.Unmarshal(raw, &all); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range all {
+		if !strings.Contains(string(b), `"type":"actions"`) {
+			kept = append(kept, b)
+		}
+	}
+	raw, _ = json.Marshal(kept)
 	if err := json.Unmarshal(raw, &decoded); err != nil {
 		t.Fatal(err)
 	}

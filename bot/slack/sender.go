@@ -92,6 +92,8 @@ type Sender struct {
 	suspects     map[string]uint64 // key → mark number
 	suspectOrder []suspectMark
 	marks        uint64
+	// ims are the direct message conversations of people: user id → D….
+	ims sync.Map
 }
 
 var _ bot.Sender = (*Sender)(nil)
@@ -297,6 +299,10 @@ func (m marker) matches(md slack.SlackMetadata) bool {
 
 // deliver posts one message at most once for its marker.
 func (s *Sender) deliver(ctx context.Context, channel string, m marker, checkFirst bool, opts []slack.MsgOption) (string, error) {
+	channel, err := s.directChannel(ctx, channel)
+	if err != nil {
+		return "", err
+	}
 	key := m.key()
 	if checkFirst || s.isSuspect(key) {
 		ts, found, err := s.findPosted(ctx, channel, m)

@@ -80,6 +80,7 @@ func RunSocketMode(ctx context.Context, o SocketOptions) error {
 		answerWithin: o.AnswerWithin,
 		timeout:      o.CommandTimeout,
 		allow:        o.AllowResponseURL,
+		apiURL:       o.APIURL,
 		roles:        newRoles(webAPIClient(o.BotToken, o.APIURL, hc), o.Admins, log),
 	})
 	defer runner.close()
@@ -148,7 +149,18 @@ func handleSocketEvent(evt socketmode.Event, ack acker, runner *commandRunner, l
 				log.Warn("slack: socket mode ack failed", "err", err)
 			}
 		}
-	case socketmode.EventTypeEventsAPI, socketmode.EventTypeInteractive:
+	case socketmode.EventTypeInteractive:
+		// The buttons under answers; acknowledged at once, answered
+		// through the interaction's response_url.
+		if evt.Request != nil {
+			if err := ack.Ack(*evt.Request); err != nil {
+				log.Warn("slack: socket mode ack failed", "err", err)
+			}
+		}
+		if cb, ok := evt.Data.(slack.InteractionCallback); ok {
+			runner.pressButtons(cb)
+		}
+	case socketmode.EventTypeEventsAPI:
 		// Not used by policywire; acknowledged so that Slack does not
 		// deliver them again.
 		if evt.Request != nil {

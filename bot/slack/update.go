@@ -13,9 +13,9 @@ import (
 
 var _ bot.Editor = (*Sender)(nil)
 
-// goneCodes are chat.update's answers for a message that cannot be edited
+// messageGoneCodes are chat.update's answers for a message that cannot be edited
 // any more: deleted, or not the bot's own.
-var goneCodes = map[string]bool{"message_not_found": true, "cant_update_message": true}
+var messageGoneCodes = map[string]bool{"message_not_found": true, "cant_update_message": true}
 
 // Edit rewrites the message of an alert in place with chat.update: the
 // new blocks and fallback text, and the alert's metadata again so that the
@@ -43,7 +43,7 @@ func (s *Sender) Edit(ctx context.Context, channelID, ts string, a policywire.Al
 		s.block(channelID, limited.RetryAfter)
 	}
 	var apiErr slack.SlackErrorResponse
-	if errors.As(err, &apiErr) && goneCodes[apiErr.Err] {
+	if errors.As(err, &apiErr) && messageGoneCodes[apiErr.Err] {
 		return &bot.GoneError{Reason: "slack: " + apiErr.Err, Err: err}
 	}
 	return s.classify(channelID, "chat.update", err)

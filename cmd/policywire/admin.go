@@ -124,6 +124,7 @@ func newBackupCmd(a *app) *cobra.Command {
 func newSearchCmd(a *app) *cobra.Command {
 	var limit int
 	var asJSON bool
+	var at string
 	cmd := &cobra.Command{
 		Use:   "search QUERY",
 		Short: "Search the archive",
@@ -139,9 +140,16 @@ func newSearchCmd(a *app) *cobra.Command {
 			if err != nil {
 				var se *query.SyntaxError
 				if errors.As(err, &se) {
-					return usageError(fmt.Errorf("query does not parse at column %d: %s\n  %s\n  %s^", se.Pos, se.Msg, text, strings.Repeat(" ", max(se.Pos-1, 0))))
+					return usageError(fmt.Errorf("query does not parse at column %d: %s\n  %s\n  %s^", se.Pos, se.Msg, query.Clean(text), strings.Repeat(" ", max(se.Pos-1, 0))))
 				}
 				return usageError(err)
+			}
+			now := time.Now().In(cfg.Location)
+			if at != "" {
+				if now, err = time.Parse(time.RFC3339, at); err != nil {
+					return usageError(fmt.Errorf("--now: %w (write it as 2026-11-20T12:00:00Z)", err))
+				}
+				now = now.In(cfg.Location)
 			}
 			var hits []policywire.SearchHit
 			st, err := openStore(cfg, true, 300*time.Millisecond)
@@ -153,7 +161,7 @@ func newSearchCmd(a *app) *cobra.Command {
 					return fmt.Errorf("search: %w (rebuild it with 'policywire reindex')", err)
 				}
 				defer idx.Close()
-				hits, err = idx.Search(cmd.Context(), q, policywire.SearchOptions{Limit: limit})
+				hits, err = idx.Search(cmd.Context(), q, policywire.SearchOptions{Limit: limit, Now: now})
 				if err == nil {
 					err = st.AddStorySources(hits)
 				}
@@ -162,7 +170,7 @@ func newSearchCmd(a *app) *cobra.Command {
 				}
 			case errors.Is(err, store.ErrLocked):
 				var buf bytes.Buffer
-				path := "/v1/search?q=" + url.QueryEscape(text) + "&limit=" + strconv.Itoa(limit)
+				path := "/v1/search?q=" + url.QueryEscape(text) + "&limit=" + strconv.Itoa(limit) + "&now=" + url.QueryEscape(now.Format(time.RFC3339))
 				if err := control.Get(cmd.Context(), control.SocketPath(cfg.DataDir), path, &buf); err != nil {
 					return fmt.Errorf("search: the database is in use and the daemon did not answer: %w", err)
 				}
@@ -190,7 +198,7 @@ func newSearchCmd(a *app) *cobra.Command {
 				}
 				date := ""
 				if d := h.Item.Date(); !d.IsZero() {
-					date = " · " + d.In(cfg.Location).Format("2 Jan 2006")
+					date = " · " + d.In(cfg.Location).Format(bot.DateLayout)
 				}
 				fmt.Fprintf(a.stdout, "%d. %s\n   %s\n   %s%s%s\n", i+1, h.Item.Title, h.Item.URL, name, date, bot.AlsoNote(cfg, h.Also))
 				if h.Snippet != "" {
@@ -202,6 +210,7 @@ func newSearchCmd(a *app) *cobra.Command {
 	}
 	cmd.Flags().IntVar(&limit, "limit", 10, "how many results")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().StringVar(&at, "now", "", "the time since: counts back from (RFC 3339; default: the clock)")
 	return cmd
 }
 

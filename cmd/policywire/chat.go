@@ -15,16 +15,21 @@ import (
 	"github.com/policywire/policywire/store"
 )
 
-// slackCommandHandler serves POST /slack/commands; nil when no signing
+// slackCommandHandler serves POST /slack/commands and POST
+// /slack/interactions (the buttons under answers); nil when no signing
 // secret is set.
 func (a *app) slackCommandHandler(commands *bot.Commands, cfg *config.Config) http.Handler {
 	if cfg.Slack == nil || cfg.Slack.SigningSecret.Value() == "" {
 		return nil
 	}
-	return slacksender.NewCommandHandler(slacksender.CommandOptions{
+	o := slacksender.CommandOptions{
 		SigningSecret: cfg.Slack.SigningSecret.Value(), Commands: commands, Command: cfg.Slack.Command,
 		Logger: a.logger(cfg), BotToken: cfg.Slack.BotToken.Value(), APIURL: cfg.Slack.APIURL, Admins: cfg.Slack.Admins,
-	})
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/slack/commands", slacksender.NewCommandHandler(o))
+	mux.Handle("/slack/interactions", slacksender.NewInteractionHandler(o))
+	return mux
 }
 
 // startChat starts the chat listeners the config asks for: Slack Socket

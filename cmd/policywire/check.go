@@ -36,9 +36,10 @@ func checkedLine(cfg *config.Config) string {
 		plural(len(cfg.Sources), "source"), plural(len(cfg.Topics), "topic"), plural(len(cfg.Channels), "channel"))
 }
 
-// queryCheck is the topic query check config.Load runs.
+// queryCheck is the topic query check config.Load runs: a topic takes no
+// time filter.
 func queryCheck(q string) error {
-	_, err := query.Parse(q)
+	_, err := query.ParseTopic(q)
 	return err
 }
 

@@ -52,7 +52,14 @@ func controlHandler(b *bot.Bot, st *store.Store, idx *index.Index) http.Handler 
 			return
 		}
 		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
-		hits, err := b.FreshSearcher(idx).Search(r.Context(), q, policywire.SearchOptions{Limit: max(limit, 1)})
+		now := time.Now().In(b.Config().Location)
+		if at := r.URL.Query().Get("now"); at != "" {
+			if now, err = time.Parse(time.RFC3339, at); err != nil {
+				http.Error(w, "now: "+err.Error(), http.StatusBadRequest)
+				return
+			}
+		}
+		hits, err := b.FreshSearcher(idx).Search(r.Context(), q, policywire.SearchOptions{Limit: max(limit, 1), Now: now})
 		if err == nil {
 			err = st.AddStorySources(hits)
 		}

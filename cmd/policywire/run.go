@@ -333,6 +333,7 @@ func (a *app) httpHandler(d *bot.Daemon, slackCommands http.Handler, cfg *config
 	})
 	if cfg.Slack != nil && cfg.Slack.SigningSecret.Value() != "" {
 		mux.Handle("POST /slack/commands", slackCommands)
+		mux.Handle("POST /slack/interactions", slackCommands)
 	}
 	return mux
 }

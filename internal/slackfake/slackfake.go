@@ -105,6 +105,7 @@ type Fake struct {
 	faults        map[string][]Fault
 	channelErrors map[string]string
 	responder     Responder
+	responses     []Response
 	calls         map[string]int
 	token         string
 	users         map[string]UserRole
@@ -139,6 +140,8 @@ func Start() *Fake {
 		c.Handle("/chat.update", f.wrap("chat.update", f.updateMessage))
 		c.Handle("/conversations.replies", f.wrap("conversations.replies", f.replies))
 		c.Handle("/users.info", f.wrap("users.info", f.usersInfo))
+		c.Handle("/response/", f.response)
+		c.Handle("/conversations.open", f.wrap("conversations.open", f.openConversation))
 	})
 	f.srv.Start()
 	return f
@@ -146,6 +149,63 @@ func Start() *Fake {
 
 // URL is the Web API base URL (ending in "/") for the client's API URL option.
 func (f *Fake) URL() string { return f.srv.GetAPIURL() }
+
+// Response is one late slash command answer posted to a response_url the
+// fake handed out.
+type Response struct {
+	Path string // what follows /response/
+	Body json.RawMessage
+}
+
+// ResponseURL is a response_url on the fake's own host, as a Slack whose
+// Web API is at URL() would give with a slash command.
+func (f *Fake) ResponseURL(id string) string { return f.URL() + "response/" + id }
+
+// Responses are the answers posted to the fake's response_urls so far.
+func (f *Fake) Responses() []Response {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]Response(nil), f.responses...)
+}
+
+func (f *Fake) response(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil || r.Method != http.MethodPost || !json.Valid(body) {
+		http.Error(w, "a response_url takes a POST of JSON", http.StatusBadRequest)
+		return
+	}
+	f.mu.Lock()
+	f.responses = append(f.responses, Response{Path: strings.TrimPrefix(r.URL.Path, "/response/"), Body: body})
+	f.mu.Unlock()
+	_, _ = io.WriteString(w, "ok")
+}
+
+// DirectChannel is the id of the direct message conversation the fake
+// opens with a user: posts to it are Posts(DirectChannel(user)).
+func DirectChannel(user string) string { return "D" + user }
+
+// openConversation answers conversations.open for one user with their
+// direct message conversation; ChannelError(user, code) makes it fail, as
+// Slack does for a person who left (user_not_found, user_disabled).
+func (f *Fake) openConversation(w http.ResponseWriter, r *http.Request, form url.Values, fault *Fault) {
+	if fault != nil {
+		f.failAfterwards(w, r, *fault)
+		return
+	}
+	users := strings.Split(form.Get("users"), ",")
+	if len(users) != 1 || users[0] == "" {
+		writeJSON(w, http.StatusOK, map[string]any{"ok": false, "error": "users_list_not_supplied"})
+		return
+	}
+	f.mu.Lock()
+	code := f.channelErrors[users[0]]
+	f.mu.Unlock()
+	if code != "" {
+		writeJSON(w, http.StatusOK, map[string]any{"ok": false, "error": code})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "channel": map[string]any{"id": DirectChannel(users[0]), "is_im": true, "user": users[0]}})
+}
 
 // Server is the underlying slacktest server.
 func (f *Fake) Server() *slacktest.Server { return f.srv }

@@ -237,7 +237,10 @@ func (g *queryGen) leaf() string {
 		return g.pick(g.words)
 	case k < 9:
 		w := g.pick(g.words)
-		return w[:min(len(w), 2+g.r.IntN(4))] + "*"
+		if len([]rune(w)) < query.MinPrefixChars {
+			return w
+		}
+		return string([]rune(w)[:min(len([]rune(w)), query.MinPrefixChars+g.r.IntN(4))]) + "*"
 	case k < 12:
 		return g.phrase()
 	case k < 14:

@@ -3,6 +3,7 @@ package index
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search"
@@ -29,8 +30,32 @@ const (
 // positions the index keeps, the default field the disjunction of title,
 // summary (with content) and categories, and NOT a must-not clause under a
 // match-all. It ranks nothing beyond bleve's scores of those clauses.
+// A query of time filters alone has no tree and matches every item; its
+// time filters are for CompileAt.
 func Compile(q *query.Query) bleveQuery.Query {
-	return compileNode(q.Root())
+	root := q.Root()
+	if root == nil {
+		return bleveQuery.NewMatchAllQuery()
+	}
+	return compileNode(root)
+}
+
+// CompileAt is Compile with the query's time filters resolved against now
+// (see query.TimeRange) as a filter on the item's date, which scores
+// nothing.
+func CompileAt(q *query.Query, now time.Time) bleveQuery.Query {
+	exact := Compile(q)
+	r, ok := q.TimeRange(now)
+	if !ok {
+		return exact
+	}
+	if r.Empty() {
+		return bleveQuery.NewMatchNoneQuery()
+	}
+	inclusive, exclusive := true, false
+	dates := bleveQuery.NewDateRangeInclusiveQuery(r.From, r.To, &inclusive, &exclusive)
+	dates.SetField(fieldDate)
+	return bleveQuery.NewConjunctionQuery([]bleveQuery.Query{exact, &unscoredQuery{dates}})
 }
 
 func compileNode(n query.Node) bleveQuery.Query {

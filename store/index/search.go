@@ -51,17 +51,25 @@ func (x *Index) Search(ctx context.Context, q *query.Query, o policywire.SearchO
 	if limit <= 0 {
 		limit = DefaultLimit
 	}
+	// A later page is the tail of a longer first one.
+	offset := max(o.Offset, 0)
+	limit += offset
 	// A query without words of text (only sources, languages, references
 	// and negations) gives every match the same score: recency alone
 	// ranks, and the newest-first search finds the newest among all the
 	// matches rather than among a window of equal scores.
-	byDate := o.Newest || len(query.Words(q)) == 0
+	byDate := o.Newest || q.SortByDate() || len(query.Words(q)) == 0
+	now := o.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	exact := CompileAt(q, now)
 	var res *bleve.SearchResult
 	var err error
 	if byDate {
-		res, err = x.searchNewest(ctx, Compile(q), limit)
+		res, err = x.searchNewest(ctx, exact, limit)
 	} else {
-		res, err = x.searchRelevant(ctx, q, limit)
+		res, err = x.searchRelevant(ctx, q, exact, limit)
 	}
 	if err != nil {
 		return nil, err
@@ -76,6 +84,7 @@ func (x *Index) Search(ctx context.Context, q *query.Query, o policywire.SearchO
 	if len(hits) > limit {
 		hits = hits[:limit]
 	}
+	hits = hits[min(offset, len(hits)):]
 	hl := newHighlighter(q)
 	for i := range hits {
 		hits[i].Snippet = hl.snippet(hits[i].Item.Summary, SnippetMaxChars)
@@ -102,9 +111,9 @@ func (x *Index) Search(ctx context.Context, q *query.Query, o policywire.SearchO
 // (a pool holds rankPool times more matches than the window, so a search
 // whose limit could take every match never uses one); only the order of
 // the best few can differ, and only for queries with many recent matches.
-func (x *Index) searchRelevant(ctx context.Context, q *query.Query, limit int) (*bleve.SearchResult, error) {
+func (x *Index) searchRelevant(ctx context.Context, q *query.Query, exact bleveQuery.Query, limit int) (*bleve.SearchResult, error) {
 	window := min(max(limit*rankWindow, rankWindowMin), limit+rankWindowExtra)
-	top := &boolQuery{Must: Compile(q)}
+	top := &boolQuery{Must: exact}
 	if rel := relevance(q); rel != nil {
 		top.Should = rel
 	}
