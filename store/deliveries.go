@@ -58,7 +58,7 @@ func NormalizeReference(ref string) string {
 // channel as msg. A row already gone is not an error. An edit row is
 // recorded by EditDelivered instead.
 func (s *Store) DeliveredMessage(channel string, key []byte, msg Message) error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(outboxWrite(channel), func(tx *bolt.Tx) error {
 		return deliverRow(tx, channel, key, msg, false, s.now())
 	})
 	if err != nil {
@@ -112,7 +112,7 @@ func (s *Store) FollowUpThread(channel string, refs []string, since time.Time) (
 // exists (deleted, redacted): it is not edited any more and no follow-up
 // is threaded under it; the next one starts a thread of its own.
 func (s *Store) MessageGone(channel, alertID string) error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(outboxWrite(channel), func(tx *bolt.Tx) error {
 		return markGone(tx, channel, alertID)
 	})
 	if err != nil {

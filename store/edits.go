@@ -43,7 +43,7 @@ func (e *editRecord) target() *EditTarget {
 // When the row was rewritten meanwhile (a newer version), it stays for
 // its newer content. A row already gone is not an error.
 func (s *Store) EditDelivered(channel string, key []byte, version int) error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(outboxWrite(channel), func(tx *bolt.Tx) error {
 		return applyEdit(tx, channel, key, version)
 	})
 	if err != nil {
@@ -55,7 +55,7 @@ func (s *Store) EditDelivered(channel string, key []byte, version int) error {
 // EditDropped removes an edit row whose message no longer exists and
 // records the message as gone (see MessageGone).
 func (s *Store) EditDropped(channel string, key []byte) error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(outboxWrite(channel), func(tx *bolt.Tx) error {
 		b, rec, err := loadRow(tx, channel, key)
 		if err != nil || rec == nil {
 			return err
