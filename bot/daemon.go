@@ -296,7 +296,7 @@ func (d *Daemon) pollSource(ctx context.Context, id string) {
 		}
 		return
 	}
-	if res.Alerts > 0 {
+	if res.Alerts > 0 || res.Edits > 0 {
 		d.Bot.Dispatcher.Wake()
 	}
 	d.checkHealth(ctx, src)

@@ -153,19 +153,9 @@ func (s *Store) ItemCount() (int, error) {
 func (s *Store) AlsoReported(itemID string) ([]policywire.AlsoReported, error) {
 	var out []policywire.AlsoReported
 	err := s.db.View(func(tx *bolt.Tx) error {
-		rec, err := itemByIdentity(tx, itemID)
-		if err != nil || rec == nil {
-			return err
-		}
-		st, err := getStory(tx, rec)
-		if err != nil {
-			return err
-		}
-		if err := hydrate(tx, st.Members); err != nil {
-			return err
-		}
-		out = alsoFrom(st.Members, rec.Item.Source)
-		return nil
+		var err error
+		out, err = storySources(tx, itemID)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: also reported %q: %w", itemID, err)
