@@ -138,3 +138,54 @@ func TestCheckOnOpenFindsDamagedPages(t *testing.T) {
 	}
 	checkDamagedError(t, err, path)
 }
+
+// A writable open skips the page check only for a file exactly as its last
+// clean close left it: a file changed since, or never closed, is checked.
+func TestCheckIsSkippedOnlyForAnUnchangedCleanlyClosedFile(t *testing.T) {
+	const page = 4096
+	data, _ := goodDatabase(t)
+	path := writeDamaged(t, data, func(data []byte) []byte { return data })
+	opts := Options{Timeout: time.Second, Check: true, SkipCheckIfClean: true}
+
+	s, err := Open(path, opts)
+	if err != nil {
+		t.Fatalf("open a good database: %v", err)
+	}
+	if _, err := os.Stat(path + ".clean"); !os.IsNotExist(err) {
+		t.Fatalf("the clean-close record is still there while the file is open (%v)", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path + ".clean"); err != nil {
+		t.Fatalf("no clean-close record after Close: %v", err)
+	}
+
+	// Damage the file behind the store's back: its modification time moves,
+	// so the next open checks it and refuses it.
+	damaged, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flipBytes(damaged, len(damaged)/2&^(page-1), 16)
+	if err := os.WriteFile(path, damaged, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := Open(path, opts); err == nil {
+		s.Close()
+		t.Fatal("a database changed after its clean close was opened without the check")
+	} else {
+		checkDamagedError(t, err, path)
+	}
+
+	// A file that was never closed cleanly (no record) is checked too.
+	if _, err := os.Stat(path + ".clean"); !os.IsNotExist(err) {
+		t.Fatalf("a refused open left a clean-close record (%v)", err)
+	}
+	if s, err := Open(path, opts); err == nil {
+		s.Close()
+		t.Fatal("a database without a clean-close record was opened without the check")
+	} else {
+		checkDamagedError(t, err, path)
+	}
+}

@@ -49,6 +49,12 @@ type Options struct {
 	// (about a second per gigabyte), so that a damaged file is refused at
 	// start rather than found by a read months later.
 	Check bool
+	// SkipCheckIfClean skips that check when the file is exactly as this
+	// store's last clean Close left it (same size and modification time):
+	// a file that was not closed (a crash, a kill) or was changed since is
+	// still checked. It spares a cron `run --once` a walk of the whole
+	// archive at every start; `check --data` always checks.
+	SkipCheckIfClean bool
 }
 
 // Store is an open policywire database. Its methods are safe for concurrent
@@ -69,6 +75,8 @@ type Store struct {
 	lastExpire   time.Time // guarded by ingestMu
 
 	writes writeHealth
+	// writable stores leave a clean-close record on Close.
+	writable bool
 }
 
 type lockedError struct{ path string }
@@ -116,7 +124,7 @@ func Open(path string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, path: path, now: o.Now, titles: newTitleIndex()}
+	s := &Store{db: db, path: path, now: o.Now, titles: newTitleIndex(), writable: !o.ReadOnly}
 	if err := s.load(o); err != nil {
 		db.Close()
 		return nil, err
@@ -161,7 +169,8 @@ func (s *Store) load(o Options) (err error) {
 			err = &damagedError{path: s.path, cause: fmt.Errorf("%v", r)}
 		}
 	}()
-	if o.Check {
+	clean := s.closedCleanly()
+	if o.Check && !(o.SkipCheckIfClean && clean) {
 		if err := s.Check(); err != nil {
 			return err
 		}
@@ -181,6 +190,9 @@ func (s *Store) load(o Options) (err error) {
 func (s *Store) Close() error {
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("store: close %s: %w", s.path, err)
+	}
+	if s.writable {
+		s.recordCleanClose()
 	}
 	return nil
 }

@@ -28,7 +28,7 @@ func indexDir(cfg *config.Config) string { return filepath.Join(cfg.DataDir, "in
 // reported as such. Commands that write check every page first, so that a
 // damaged file is refused with its name rather than written to.
 func openStore(cfg *config.Config, readOnly bool, timeout time.Duration) (*store.Store, error) {
-	st, err := store.Open(dbPath(cfg), store.Options{Timeout: timeout, ReadOnly: readOnly, Check: !readOnly})
+	st, err := store.Open(dbPath(cfg), store.Options{Timeout: timeout, ReadOnly: readOnly, Check: !readOnly, SkipCheckIfClean: true})
 	if err != nil {
 		return nil, err
 	}
