@@ -502,3 +502,35 @@ func TestDigestToAChangedTargetWaitsForTheDigestInFlight(t *testing.T) {
 	}
 	checkOnce(t, append(f.slack.Posts("C0OLD"), f.slack.Posts("C0NEW")...), titles)
 }
+
+// A digest posted but not recorded before a crash, and a reload that then
+// turns the channel instant: its rows are not posted again one by one, the
+// digest is finished (found posted) and only later rows go out as alerts.
+func TestSlackDigestLeftUnrecordedIsNotPostedAgainWhenTheChannelTurnsInstant(t *testing.T) {
+	f := newOutboxFixture(t)
+	first := f.enqueue(t, "eu-desk", true, 3)
+	digesting := config.Channel{ID: "eu-desk", Slack: "C0EUDESK", Digest: "0 8 * * *"}
+	d := f.dispatcher(crashAfterDigest{f.slackSender(time.UTC), f.store}, nil)
+	if _, err := d.FlushDigest(context.Background(), digesting); err == nil {
+		t.Fatal("recording the digest on a closed database succeeded")
+	}
+	if n := len(f.slack.Posts("C0EUDESK")); n != 1 {
+		t.Fatalf("first digest: %d posts, want 1", n)
+	}
+
+	f.reopen(t)
+	later := f.enqueue(t, "eu-desk", false, 1)
+	instant := config.Channel{ID: "eu-desk", Slack: "C0EUDESK"}
+	d = f.dispatcher(f.slackSender(time.UTC), nil)
+	if _, err := d.Step(context.Background(), instant); err != nil {
+		t.Fatal(err)
+	}
+	posts := f.slack.Posts("C0EUDESK")
+	checkOnce(t, posts, append(first, later...))
+	if len(posts) != 2 {
+		t.Fatalf("%d posts, want the digest and one alert", len(posts))
+	}
+	if rows := f.pending(t, "eu-desk"); len(rows) != 0 {
+		t.Fatalf("%d rows left in the outbox", len(rows))
+	}
+}

@@ -244,8 +244,9 @@ var ErrGaveUp = errors.New("bot: attempts exhausted")
 // outbox of the channel is empty (zero time), the head row must wait (the
 // time it may be tried again), or the head row ran out of attempts
 // (ErrGaveUp). A channel's rows follow its current settings: rows queued
-// while it had a digest are delivered one by one like any other, and a
-// channel that now has a digest delivers nothing here (FlushDigest does).
+// while it had a digest are delivered one by one like any other (but for a
+// digest already attempted, which is finished as a digest), and a channel
+// that now has a digest delivers nothing here (FlushDigest does).
 func (d *Dispatcher) Step(ctx context.Context, ch config.Channel) (time.Time, error) {
 	if ch.Digest != "" {
 		return time.Time{}, nil
@@ -273,6 +274,18 @@ func (d *Dispatcher) Step(ctx context.Context, ch config.Channel) (time.Time, er
 				}
 				progressed = true
 				continue
+			}
+			if row.DigestID != "" {
+				// The row was sent in a digest before the channel stopped
+				// digesting, and that digest may have been posted: it is
+				// finished as it began, checked, not posted again row by
+				// row. Its other rows are then gone, so the outbox is read
+				// anew.
+				if err := d.finishDigest(ctx, ch, sender, row.DigestID); err != nil {
+					return time.Time{}, err
+				}
+				progressed = true
+				break
 			}
 			next, err := d.deliver(ctx, ch, sender, row)
 			if err != nil || !next.IsZero() {
@@ -471,6 +484,29 @@ func (d *Dispatcher) FlushDigest(ctx context.Context, ch config.Channel) (int, e
 		}
 	}
 	return total, nil
+}
+
+// finishDigest sends again, through the checked path, the digest id that
+// was attempted with the rows it holds.
+func (d *Dispatcher) finishDigest(ctx context.Context, ch config.Channel, sender Sender, id string) error {
+	lock := d.digestLock(ch.ID)
+	lock.Lock()
+	defer lock.Unlock()
+	rows, err := d.Store.Outbox(ch.ID, false, 0)
+	if err != nil {
+		return fmt.Errorf("bot: outbox %s: %w", ch.ID, err)
+	}
+	var members []store.OutboxRow
+	for _, r := range rows {
+		if r.DigestID == id {
+			members = append(members, r)
+		}
+	}
+	if len(members) == 0 {
+		return nil
+	}
+	_, err = d.sendDigest(ctx, ch, sender, id, members, true)
+	return err
 }
 
 func (d *Dispatcher) digestLock(channel string) *sync.Mutex {
