@@ -8,7 +8,8 @@ RUN go mod download
 COPY . .
 ARG VERSION=dev
 ARG COMMIT=
-RUN CGO_ENABLED=0 go build -trimpath \
+# goolm: the pure-Go Olm of mautrix, for Matrix end-to-end encryption.
+RUN CGO_ENABLED=0 go build -trimpath -tags goolm \
       -ldflags "-s -w -X main.version=${VERSION} -X main.commit=${COMMIT}" \
       -o /out/policywire ./cmd/policywire \
  && mkdir -p /out/data

@@ -875,9 +875,14 @@ func (l *loader) checkChannels(cfg *Config, chans []channelNodes, slackNode *yam
 			why := fmt.Sprintf("channel %q posts to Matrix", id)
 			l.required(matrixFields, "homeserver", cfg.Matrix.Homeserver, why)
 			l.required(matrixFields, "user_id", cfg.Matrix.UserID, why)
-			l.required(matrixFields, "access_token", cfg.Matrix.AccessToken.Value(), why)
+			if cfg.Matrix.Password == "" || cfg.Matrix.AccessToken != "" {
+				l.required(matrixFields, "access_token", cfg.Matrix.AccessToken.Value(), why+"; or set matrix.password")
+			}
+			if cfg.Matrix.DeviceID != "" && cfg.Matrix.AccessToken == "" {
+				l.errAt(matrixFields.vals["device_id"], "matrix.device_id: goes with matrix.access_token (with matrix.password the device is kept in the data dir)")
+			}
 		}
-	} else if cfg.Matrix != nil && cfg.Matrix.AccessToken == "" {
+	} else if cfg.Matrix != nil && cfg.Matrix.AccessToken == "" && cfg.Matrix.Password == "" {
 		cfg.Matrix = nil
 	}
 }
@@ -952,7 +957,7 @@ func (l *loader) decodeSlack(n *yaml.Node) (*Slack, *fields) {
 }
 
 func (l *loader) decodeMatrix(n *yaml.Node) (*Matrix, *fields) {
-	f := l.mapping(n, "matrix", "matrix.", []string{"homeserver", "user_id", "access_token", "access_token_file", "command_prefix", "admins"})
+	f := l.mapping(n, "matrix", "matrix.", []string{"homeserver", "user_id", "access_token", "access_token_file", "device_id", "password", "password_file", "pickle_key", "pickle_key_file", "command_prefix", "admins"})
 	if f == nil {
 		return nil, nil
 	}
@@ -972,6 +977,21 @@ func (l *loader) decodeMatrix(n *yaml.Node) (*Matrix, *fields) {
 		}
 	}
 	m.AccessToken, _ = l.secret(f, "access_token")
+	m.Password, _ = l.secret(f, "password")
+	if v, ok := l.str(f, "device_id"); ok && v != "" {
+		if strings.ContainsAny(v, " \t\n/") || len(v) > 255 {
+			l.errAt(f.vals["device_id"], "matrix.device_id: expected a device ID such as ABCDEFGHIJ, got %s", show(f.vals["device_id"], v))
+		} else {
+			m.DeviceID = v
+		}
+	}
+	if v, ok := l.secret(f, "pickle_key"); ok && v != "" {
+		if len(v.Value()) < MinPickleKeyLength {
+			l.errAt(f.vals["pickle_key"], "matrix.pickle_key: must be at least %d characters (a random string, e.g. from openssl rand -hex 32)", MinPickleKeyLength)
+		} else {
+			m.PickleKey = v
+		}
+	}
 	if v, ok := l.str(f, "command_prefix"); ok {
 		if strings.TrimSpace(v) == "" || strings.ContainsAny(v, " \t\n") {
 			l.errAt(f.vals["command_prefix"], "matrix.command_prefix: must be one word such as !pw, got %s", show(f.vals["command_prefix"], v))

@@ -335,12 +335,14 @@ func TestSecretsNeverPrinted(t *testing.T) {
 
 	good := "slack:\n  bot_token: ${SLACK_BOT_TOKEN}\n  signing_secret: " + token + "\n  app_token: " + token + "\n" +
 		"matrix:\n  homeserver: https://m.example.org\n  user_id: '@b:example.org'\n  access_token: ${MATRIX_ACCESS_TOKEN}\n" +
+		"  password: ${MATRIX_ACCESS_TOKEN}\n  pickle_key: ${MATRIX_ACCESS_TOKEN}\n" +
 		"summary:\n  llm: {url: 'http://127.0.0.1:1/v1', model: m, api_key: '${LLM_KEY}'}\n"
 	cfg, err := config.Parse("c.yaml", []byte(good), env(vars))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Slack.BotToken.Value() != token || cfg.Matrix.AccessToken.Value() != token || cfg.Summary.LLM.APIKey.Value() != token {
+	if cfg.Slack.BotToken.Value() != token || cfg.Matrix.AccessToken.Value() != token || cfg.Summary.LLM.APIKey.Value() != token ||
+		cfg.Matrix.Password.Value() != token || cfg.Matrix.PickleKey.Value() != token {
 		t.Fatal("secrets not loaded")
 	}
 	var out bytes.Buffer
@@ -353,6 +355,50 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "[redacted]") {
 		t.Errorf("no [redacted] marker in:\n%s", out.String())
+	}
+}
+
+// TestMatrixLoginAndEncryptionKeys: a password stands in for the access
+// token, device_id goes with a token, and a pickle key too short to seal
+// the device keys is refused without being shown.
+func TestMatrixLoginAndEncryptionKeys(t *testing.T) {
+	const head = "sources:\n  - {id: s, url: 'https://example.org/feed'}\nchannels:\n  - {id: room, matrix: '!r:example.org'}\n" +
+		"matrix:\n  homeserver: https://m.example.org\n  user_id: '@b:example.org'\n"
+	keyFile := filepath.Join(t.TempDir(), "pickle_key")
+	if err := os.WriteFile(keyFile, []byte("0123456789abcdef0123\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, matrix, wantErr string
+	}{
+		{"password alone", "  password: a-password\n  pickle_key: 0123456789abcdef0123\n", ""},
+		{"pickle key from a file", "  access_token: syt_x\n  pickle_key_file: " + keyFile + "\n", ""},
+		{"token and device", "  access_token: syt_x\n  device_id: ABCDEFGHIJ\n", ""},
+		{"neither token nor password", "  pickle_key: 0123456789abcdef0123\n", "matrix.access_token is required"},
+		{"device without token", "  password: a-password\n  device_id: ABCDEFGHIJ\n", "matrix.device_id: goes with matrix.access_token"},
+		{"short pickle key", "  access_token: syt_x\n  pickle_key: short-key\n", "matrix.pickle_key: must be at least 16 characters"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := config.Parse("c.yaml", []byte(head+tc.matrix))
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Parse: %v", err)
+				}
+				if cfg.Matrix == nil {
+					t.Fatal("the matrix section was dropped")
+				}
+				if strings.Contains(tc.matrix, "pickle_key") && cfg.Matrix.PickleKey.Value() != "0123456789abcdef0123" {
+					t.Errorf("pickle key %q", cfg.Matrix.PickleKey.Value())
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("Parse = %v, want an error with %q", err, tc.wantErr)
+			}
+			if strings.Contains(err.Error(), "short-key") || strings.Contains(err.Error(), "a-password") {
+				t.Errorf("the error shows a secret: %v", err)
+			}
+		})
 	}
 }
 

@@ -187,12 +187,24 @@ type Slack struct {
 
 // Matrix is the Matrix account of the bot.
 type Matrix struct {
-	Homeserver    string
-	UserID        string
-	AccessToken   Secret
+	Homeserver  string
+	UserID      string
+	AccessToken Secret
+	// DeviceID is the device of AccessToken, "" to take it from the
+	// homeserver.
+	DeviceID string
+	// Password logs the bot in on first start, when AccessToken is
+	// empty; the device and token it gets are kept in the data dir.
+	Password Secret
+	// PickleKey encrypts the keys of the bot's device in the data dir;
+	// "" turns end-to-end encryption off.
+	PickleKey     Secret
 	CommandPrefix string
 	Admins        []string
 }
+
+// MinPickleKeyLength is the shortest matrix.pickle_key accepted.
+const MinPickleKeyLength = 16
 
 // Channel is one Slack channel or Matrix room that receives alerts.
 type Channel struct {

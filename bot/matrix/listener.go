@@ -58,6 +58,12 @@ const (
 	rememberedEvents = 1024
 	// managerLevel is the power level that may change subscriptions.
 	managerLevel = 50
+	// keyWait is how long an encrypted command whose room key has not
+	// arrived yet is kept for another try after each sync.
+	keyWait = 2 * time.Minute
+	// maxPendingDecrypts bounds the encrypted events kept waiting for
+	// their keys.
+	maxPendingDecrypts = 256
 )
 
 // SyncStore keeps small values across restarts (store.Store does).
@@ -197,6 +203,16 @@ type run struct {
 	ignored map[id.RoomID]id.UserID
 	seen    map[id.EventID]bool
 	order   []id.EventID
+	// undecrypted are encrypted events whose room key had not arrived;
+	// they are tried again after every sync until keyWait has passed.
+	undecrypted []pendingDecrypt
+}
+
+type pendingDecrypt struct {
+	room    id.RoomID
+	ev      *event.Event
+	giveUp  time.Time
+	askedAt time.Time
 }
 
 type pendingJoin struct {
@@ -257,9 +273,25 @@ func (r *run) step(ctx context.Context) error {
 		}
 		return classify("sync", "", err)
 	}
+	r.processCrypto(ctx, resp, r.since)
 	r.handle(ctx, resp, true)
+	r.retryDecrypts(ctx)
 	r.save(resp.NextBatch)
 	return nil
+}
+
+// processCrypto gives the sync answer to the crypto machine first, so
+// that room keys sent to the device before a command are there when the
+// command is decrypted.
+func (r *run) processCrypto(ctx context.Context, resp *mautrix.RespSync, since string) {
+	c, err := r.l.o.Sender.roomCryptoNow(ctx)
+	if err != nil {
+		r.l.log.Error("matrix: encryption not ready; encrypted rooms wait", "err", err)
+		return
+	}
+	if c != nil {
+		c.processSync(ctx, resp, since)
+	}
 }
 
 // prime does the start-up sync: a snapshot of every room's state (for
@@ -275,6 +307,7 @@ func (r *run) prime(ctx context.Context) error {
 	if err != nil {
 		return classify("sync", "", err)
 	}
+	r.processCrypto(ctx, resp, "")
 	r.handle(ctx, resp, false)
 	r.since = r.loadToken()
 	if r.since == "" {
@@ -453,8 +486,16 @@ type incoming struct {
 	} `json:"m.relates_to"`
 }
 
-// command answers ev when it is a command for the bot.
+// command answers ev when it is a command for the bot; an encrypted
+// event is decrypted first.
 func (r *run) command(ctx context.Context, room id.RoomID, ev *event.Event) {
+	if ev.Type.Type == event.EventEncrypted.Type && ev.Sender != r.l.self {
+		dec, ok := r.decrypt(ctx, room, ev)
+		if !ok {
+			return
+		}
+		ev = dec
+	}
 	if ev.Type.Type != event.EventMessage.Type || ev.Sender == r.l.self || ev.Sender == "" || ev.ID == "" {
 		return
 	}
@@ -547,6 +588,67 @@ func (r *run) reply(ctx context.Context, room id.RoomID, cmd id.EventID, c conte
 		}
 	}
 	return err
+}
+
+// decrypt returns the plaintext of an encrypted event. One whose room key
+// has not arrived is kept for another try after the next syncs; other
+// failures are logged, since the person who wrote the command gets no
+// answer.
+func (r *run) decrypt(ctx context.Context, room id.RoomID, ev *event.Event) (*event.Event, bool) {
+	log := r.l.log.With("room", room.String(), "user", ev.Sender.String(), "event", ev.ID.String())
+	c, err := r.l.o.Sender.roomCryptoNow(ctx)
+	if c == nil {
+		log.Warn("matrix: encrypted message not read: encryption is off (set matrix.pickle_key) or not ready", "err", err)
+		return nil, false
+	}
+	ev.RoomID = room
+	dec, err := c.decrypt(ctx, ev)
+	if err == nil {
+		return dec, true
+	}
+	if c.missingKey(err) {
+		if len(r.undecrypted) < maxPendingDecrypts {
+			now := r.l.o.Now()
+			r.undecrypted = append(r.undecrypted, pendingDecrypt{room: room, ev: ev, giveUp: now.Add(keyWait)})
+			log.Debug("matrix: room key of an encrypted message not here yet; waiting for it")
+		} else {
+			log.Warn("matrix: encrypted message not read: too many wait for their room keys", "err", err)
+		}
+		return nil, false
+	}
+	log.Warn("matrix: could not decrypt a message", "err", err)
+	return nil, false
+}
+
+// retryDecrypts tries again, after each sync, the encrypted events still
+// waiting for their keys; the first retry that still lacks the key asks
+// the sender's devices for it.
+func (r *run) retryDecrypts(ctx context.Context) {
+	if len(r.undecrypted) == 0 {
+		return
+	}
+	c, _ := r.l.o.Sender.roomCryptoNow(ctx)
+	if c == nil {
+		return
+	}
+	waiting := r.undecrypted
+	r.undecrypted = nil
+	now := r.l.o.Now()
+	for _, p := range waiting {
+		dec, err := c.decrypt(ctx, p.ev)
+		switch {
+		case err == nil:
+			r.command(ctx, p.room, dec)
+		case c.missingKey(err) && now.Before(p.giveUp):
+			if p.askedAt.IsZero() {
+				c.requestKey(ctx, p.ev)
+				p.askedAt = now
+			}
+			r.undecrypted = append(r.undecrypted, p)
+		default:
+			r.l.log.Warn("matrix: could not decrypt a message; its room key never arrived", "room", p.room.String(), "user", p.ev.Sender.String(), "event", p.ev.ID.String(), "err", err)
+		}
+	}
 }
 
 func (r *run) remember(ev id.EventID) {
@@ -768,10 +870,16 @@ func badSince(err error) bool {
 }
 
 // syncFilter keeps /sync to what the listener reads: messages from others
-// and the state that decides power.
+// (plain and encrypted), the state that decides power and the state the
+// crypto machine needs. To-device events and device lists are not
+// filtered.
 func syncFilter(self id.UserID, limit int) *mautrix.Filter {
 	none := func() *mautrix.FilterPart { return &mautrix.FilterPart{NotTypes: []event.Type{{Type: "*"}}} }
 	power := []event.Type{event.StateCreate, event.StatePowerLevels}
+	// Members, encryption settings and history visibility feed the
+	// crypto machine: whom room keys go to, and how often they rotate.
+	cryptoState := []event.Type{event.StateMember, event.StateEncryption, event.StateHistoryVisibility}
+	state := append(append([]event.Type{}, power...), cryptoState...)
 	return &mautrix.Filter{
 		EventFormat: mautrix.EventFormatClient,
 		AccountData: none(),
@@ -779,9 +887,9 @@ func syncFilter(self id.UserID, limit int) *mautrix.Filter {
 		Room: &mautrix.RoomFilter{
 			AccountData: none(),
 			Ephemeral:   none(),
-			State:       &mautrix.FilterPart{Types: power},
+			State:       &mautrix.FilterPart{Types: state},
 			Timeline: &mautrix.FilterPart{
-				Types:      append([]event.Type{event.EventMessage}, power...),
+				Types:      append([]event.Type{event.EventMessage, event.EventEncrypted}, state...),
 				NotSenders: []id.UserID{self},
 				Limit:      limit,
 			},

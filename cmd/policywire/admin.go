@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/policywire/policywire"
 	"github.com/policywire/policywire/bot"
+	"github.com/policywire/policywire/bot/matrix"
+	"github.com/policywire/policywire/config"
 	"github.com/policywire/policywire/internal/control"
 	"github.com/policywire/policywire/query"
 	"github.com/policywire/policywire/store"
@@ -116,9 +119,35 @@ func newBackupCmd(a *app) *cobra.Command {
 				return fmt.Errorf("backup: %w", err)
 			}
 			fmt.Fprintf(a.stdout, "backup written to %s (%s)\n", out, plural(n, "item"))
-			return nil
+			return a.backupMatrixState(cmd.Context(), cfg, out)
 		},
 	}
+}
+
+// backupMatrixState copies the Matrix device's state next to the database
+// backup: the crypto store (its keys; without them the device cannot read
+// what it was sent, nor be the same device) and the saved login of
+// matrix.password. Restoring puts them back into data_dir under their
+// names there.
+func (a *app) backupMatrixState(ctx context.Context, cfg *config.Config, out string) error {
+	if _, err := os.Stat(cryptoStorePath(cfg)); err == nil {
+		dst := out + "." + filepath.Base(cryptoStorePath(cfg))
+		if _, err := os.Stat(dst); err == nil {
+			return usageError(fmt.Errorf("%s exists; choose a new file name", dst))
+		}
+		if err := matrix.BackupCryptoStore(ctx, cryptoStorePath(cfg), dst); err != nil {
+			return fmt.Errorf("backup: %w", err)
+		}
+		fmt.Fprintf(a.stdout, "matrix crypto store written to %s (restore it as %s)\n", dst, cryptoStorePath(cfg))
+	}
+	if raw, err := os.ReadFile(sessionPath(cfg)); err == nil {
+		dst := out + "." + filepath.Base(sessionPath(cfg))
+		if err := os.WriteFile(dst, raw, 0o600); err != nil {
+			return fmt.Errorf("backup: %w", err)
+		}
+		fmt.Fprintf(a.stdout, "matrix login written to %s (restore it as %s)\n", dst, sessionPath(cfg))
+	}
+	return nil
 }
 
 func newSearchCmd(a *app) *cobra.Command {

@@ -105,7 +105,9 @@ Next steps:
  2. Matrix: create an account for the bot, set matrix.homeserver and
     matrix.user_id in %[1]s, invite the bot to your room, then
       export MATRIX_ACCESS_TOKEN=...
-    and put the room ID (!...:server) under channels.
+      export MATRIX_PICKLE_KEY=$(openssl rand -hex 32)   # encrypted rooms
+    and put the room ID (!...:server) under channels. Keep the pickle key:
+    the bot's device keys in the data dir are sealed with it.
 
     Using only one of them? Delete the other's section and channel.
 

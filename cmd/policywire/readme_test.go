@@ -169,8 +169,8 @@ func TestREADMECommands(t *testing.T) {
 				t.Fatalf(".ci/run must run the README's test command (make test): %v", err)
 			}
 		}},
-		{`^go build -o policywire ./cmd/policywire$`, func(t *testing.T, _ string) {
-			cmd := exec.Command("go", "build", "-o", built, "./cmd/policywire")
+		{`^go build -tags goolm -o policywire ./cmd/policywire$`, func(t *testing.T, _ string) {
+			cmd := exec.Command("go", "build", "-tags", "goolm", "-o", built, "./cmd/policywire")
 			cmd.Dir = testenv.RepoRoot()
 			if out, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("go build: %v\n%s", err, out)

@@ -50,6 +50,7 @@ func commandConstructors() []func(*app) *cobra.Command {
 		newReindexCmd,
 		newDemoCmd,
 		newBenchCmd,
+		newMatrixCmd,
 	}
 }
 

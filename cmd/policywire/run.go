@@ -87,9 +87,12 @@ func (a *app) runOnce(ctx context.Context, cfg *config.Config, f runFlags) error
 	if f.dryRun {
 		opts.Senders = map[string]bot.Sender{"*": &console.Sender{W: a.stdout, Location: cfg.Location, ChannelNames: channelNames(cfg)}}
 	} else {
-		senders, _, _, err := newSenders(ctx, cfg, logger)
+		senders, mx, _, err := newSenders(ctx, cfg, logger)
 		if err != nil {
 			return err
+		}
+		if mx != nil {
+			defer mx.Close()
 		}
 		opts.Senders = senders
 		if idx, err := openIndex(ctx, cfg, st, logger); err == nil {
@@ -189,6 +192,9 @@ func (a *app) runDaemon(ctx context.Context, cfg *config.Config, f runFlags) err
 	senders, mx, _, err := newSenders(ctx, cfg, logger)
 	if err != nil {
 		return err
+	}
+	if mx != nil {
+		defer mx.Close()
 	}
 	idx, err := openIndex(ctx, cfg, st, logger)
 	if err != nil {

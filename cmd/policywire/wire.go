@@ -60,21 +60,78 @@ func newSenders(ctx context.Context, cfg *config.Config, logger *slog.Logger) (m
 	}
 	if cfg.Matrix != nil {
 		var err error
-		mx, err = matrix.New(matrix.Options{Homeserver: cfg.Matrix.Homeserver, UserID: cfg.Matrix.UserID, AccessToken: cfg.Matrix.AccessToken.Value(), Location: cfg.Location, Logger: logger})
+		mx, err = newMatrixSender(ctx, cfg, logger)
 		if err != nil {
 			return nil, nil, nil, err
-		}
-		if err := mx.Whoami(ctx); err != nil {
-			if bot.IsPermanent(err) {
-				return nil, nil, nil, err
-			}
-			logger.Warn("matrix homeserver not reachable yet; alerts wait in the outbox", "err", err)
-		} else if err := mx.JoinRooms(ctx, matrixRooms(cfg)); err != nil {
-			logger.Warn("matrix: some rooms could not be joined; their alerts are parked until an invite arrives", "err", err)
 		}
 		senders["matrix"] = mx
 	}
 	return senders, mx, sl, nil
+}
+
+// cryptoStorePath is the SQLite file of the bot's Matrix device keys and
+// of the state of the rooms it encrypts for.
+func cryptoStorePath(cfg *config.Config) string {
+	return filepath.Join(cfg.DataDir, "matrix-crypto.db")
+}
+
+// sessionPath keeps the login made with matrix.password.
+func sessionPath(cfg *config.Config) string {
+	return filepath.Join(cfg.DataDir, "matrix-session.json")
+}
+
+// newMatrixSender logs in (with the password on first start, when there
+// is no access token), checks the token and turns encryption on when a
+// pickle key is set. A crypto store that does not fit the device stops
+// the start; an unreachable homeserver does not, and alerts wait in the
+// outbox.
+func newMatrixSender(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*matrix.Sender, error) {
+	m := cfg.Matrix
+	token, deviceID := m.AccessToken.Value(), m.DeviceID
+	if token == "" {
+		stored, err := matrix.StoredDeviceID(ctx, cryptoStorePath(cfg))
+		if err != nil {
+			return nil, err
+		}
+		sess, err := matrix.PasswordSession(ctx, matrix.PasswordLogin{
+			Homeserver: m.Homeserver, UserID: m.UserID, Password: m.Password.Value(),
+			Path: sessionPath(cfg), DeviceID: stored,
+		})
+		if err != nil {
+			return nil, err
+		}
+		token, deviceID = sess.AccessToken, sess.DeviceID
+	}
+	mx, err := matrix.New(matrix.Options{Homeserver: m.Homeserver, UserID: m.UserID, AccessToken: token, DeviceID: deviceID, Location: cfg.Location, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	reachable := true
+	if err := mx.Whoami(ctx); err != nil {
+		if bot.IsPermanent(err) {
+			return nil, err
+		}
+		reachable = false
+		logger.Warn("matrix homeserver not reachable yet; alerts wait in the outbox", "err", err)
+	}
+	if m.PickleKey != "" {
+		err := mx.EnableEncryption(ctx, matrix.EncryptionOptions{StorePath: cryptoStorePath(cfg), PickleKey: m.PickleKey.Value()})
+		var perm *bot.PermanentError
+		switch {
+		case errors.As(err, &perm):
+			return nil, errors.New(perm.Reason)
+		case err != nil:
+			logger.Warn("matrix: encryption not ready yet; alerts to encrypted rooms wait in the outbox", "err", err)
+		default:
+			logger.Info("matrix: end-to-end encryption on", "device_id", mx.DeviceID())
+		}
+	}
+	if reachable {
+		if err := mx.JoinRooms(ctx, matrixRooms(cfg)); err != nil {
+			logger.Warn("matrix: some rooms could not be joined; their alerts are parked until an invite arrives", "err", err)
+		}
+	}
+	return mx, nil
 }
 
 func matrixRooms(cfg *config.Config) []string {

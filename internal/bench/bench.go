@@ -185,7 +185,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	steps := []struct {
 		name string
 		run  func(context.Context) error
-	}{{"pipeline", r.pipelines}, {"ingest", r.ingest}, {"floor", r.floor}, {"search", r.search}}
+	}{{"pipeline", r.pipelines}, {"ingest", r.ingest}, {"floor", r.floor}, {"search", r.search}, {"encrypt", r.encrypt}}
 	for _, step := range steps {
 		var err error
 		// A CPU profile of the run can be cut by step: -tagfocus phase=ingest.

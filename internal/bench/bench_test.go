@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/mmcdole/gofeed"
+
+	"github.com/policywire/policywire/bot/matrix"
 )
 
 func tinyOptions(t *testing.T) Options {
@@ -91,11 +93,19 @@ func TestRunTiny(t *testing.T) {
 		t.Errorf("search: %+v", rep.Search)
 	}
 
+	if matrix.EncryptionBuiltIn {
+		if e := rep.Encrypt; e.Alerts != encryptAlerts || e.PerAlert.Count != encryptAlerts || e.PerAlert.Max <= 0 || e.MeanMS <= 0 {
+			t.Errorf("encryption: %+v", e)
+		}
+	} else if rep.Encrypt.Skipped == "" || rep.Encrypt.Alerts != 0 {
+		t.Errorf("encryption measured in a build without it: %+v", rep.Encrypt)
+	}
+
 	var table bytes.Buffer
 	if err := rep.WriteTable(&table); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"steady (all 304)", "25% changed", "Checks: passed", "search p99"} {
+	for _, want := range []string{"steady (all 304)", "25% changed", "Checks: passed", "search p99", "Matrix encryption"} {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, table.String())
 		}

@@ -27,6 +27,7 @@ type Report struct {
 	Ingest   IngestResult  `json:"ingest"`
 	Floor    Floor         `json:"floor"`
 	Search   []SearchRun   `json:"search"`
+	Encrypt  EncryptResult `json:"encrypt"`
 	// MaxRSSBytes is getrusage's peak resident size of the whole run.
 	MaxRSSBytes int64          `json:"maxrss_bytes"`
 	Targets     []Target       `json:"targets"`
@@ -75,6 +76,7 @@ func Targets() []Target {
 		{"resident memory", "under 300 MB with 10,000 sources and 1,000,000 archived items"},
 		{"search p99", "under 50 ms at 1,000,000 items"},
 		{"change to message", "under 1 s beyond the schedule tick (poll-to-message p99)"},
+		{"encryption per alert", "under 5 ms per alert to an encrypted Matrix room (p99)"},
 	}
 }
 
@@ -133,6 +135,8 @@ func (rep *Report) evaluate() {
 		p99 = max(p99, p.PollToMessage.P99)
 	}
 	add(6, len(rep.Pipeline) > 0, p99 < 1000, "poll-to-message p99 %.0f ms (worst run)", p99)
+	e := rep.Encrypt
+	add(7, e.Alerts > 0, e.PerAlert.P99 < 5, "p99 %.2f ms, mean %.2f ms over %d alerts", e.PerAlert.P99, e.MeanMS, e.Alerts)
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
@@ -210,6 +214,13 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		if s.Skipped != "" {
 			fmt.Fprintf(&b, "%d items skipped: %s\n", s.Items, s.Skipped)
 		}
+	}
+	e := rep.Encrypt
+	if e.Skipped != "" {
+		fmt.Fprintf(&b, "\nMatrix encryption: not measured: %s\n", e.Skipped)
+	} else {
+		fmt.Fprintf(&b, "\nMatrix encryption per alert (Megolm + the crypto store's write; rendering and sending are a plain room's too), %d alerts: mean %.2f ms, p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+			e.Alerts, e.MeanMS, e.PerAlert.P50, e.PerAlert.P99, e.PerAlert.Max)
 	}
 	fmt.Fprintf(&b, "\nProcess peak resident size (getrusage maxrss): %s\n", mib(rep.MaxRSSBytes))
 

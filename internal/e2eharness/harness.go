@@ -66,11 +66,12 @@ func (b *Binary) Path(t testing.TB) string {
 			return
 		}
 		b.path = filepath.Join(b.dir, "policywire")
-		cmd := exec.Command("go", "build", "-o", b.path, "./cmd/policywire")
+		// goolm, as `make build` does: the binary encrypts Matrix rooms.
+		cmd := exec.Command("go", "build", "-tags", "goolm", "-o", b.path, "./cmd/policywire")
 		cmd.Dir = testenv.RepoRoot()
 		out, err := cmd.CombinedOutput()
 		if err != nil {
-			b.err = fmt.Errorf("e2eharness: go build ./cmd/policywire: %w\n%s", err, out)
+			b.err = fmt.Errorf("e2eharness: go build -tags goolm ./cmd/policywire: %w\n%s", err, out)
 		}
 	})
 	if b.err != nil {
@@ -142,9 +143,18 @@ func (r Result) String() string {
 // to completion, at most timeout.
 func (e *Env) Run(timeout time.Duration, args ...string) Result {
 	e.t.Helper()
+	return e.RunInput(timeout, "", args...)
+}
+
+// RunInput is Run with stdin as the command's standard input.
+func (e *Env) RunInput(timeout time.Duration, stdin string, args ...string) Result {
+	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := e.command(ctx, args)
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()

@@ -242,6 +242,10 @@ func (d *Dendrite) Login(t testing.TB, localpart string) (accessToken string) {
 	return resp.AccessToken
 }
 
+// Password is the password of an account made by Register, for tests of
+// a password login.
+func (d *Dendrite) Password(localpart string) string { return d.password(localpart) }
+
 // password derives an account's password from the server's secret, so
 // Login needs no record of the accounts.
 func (d *Dendrite) password(localpart string) string {
