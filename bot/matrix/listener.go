@@ -149,7 +149,7 @@ func (l *Listener) Run(ctx context.Context) error {
 		power:   map[id.RoomID]*roomPower{},
 		joins:   map[id.RoomID]*pendingJoin{},
 		ignored: map[id.RoomID]id.UserID{},
-		seen:    map[id.EventID]bool{},
+		seen:    map[id.EventID]string{},
 	}
 	l.log.Info("matrix: listening for commands", "user_id", l.self.String(), "prefix", l.o.Prefix)
 	backoff := minBackoff
@@ -201,8 +201,10 @@ type run struct {
 	// ignored holds invites to rooms not configured at the time, with the
 	// inviter, in case a reload adds the room.
 	ignored map[id.RoomID]id.UserID
-	seen    map[id.EventID]bool
-	order   []id.EventID
+	// seen holds the commands answered (and the edits read), each with
+	// the command text it was answered for.
+	seen  map[id.EventID]string
+	order []id.EventID
 	// undecrypted are encrypted events whose room key had not arrived;
 	// they are tried again after every sync until keyWait has passed.
 	undecrypted []pendingDecrypt
@@ -393,16 +395,35 @@ func (r *run) handle(ctx context.Context, resp *mautrix.RespSync, answer bool) {
 		if answer && jr.Timeline.Limited {
 			r.skippedNotice(ctx, room, jr.Timeline.PrevBatch)
 		}
+		edited := editedInTimeline(jr.Timeline.Events)
 		for _, ev := range jr.Timeline.Events {
 			if ev.StateKey != nil {
 				r.applyState(room, ev)
 				continue
 			}
-			if answer {
+			if answer && !edited[ev.ID] {
 				r.command(ctx, room, ev)
 			}
 		}
 	}
+}
+
+// editedInTimeline are the events that a later event of the same sync
+// edits (m.replace): a command typed and fixed before the bot read it is
+// answered once, for its new text.
+func editedInTimeline(events []*event.Event) map[id.EventID]bool {
+	var edited map[id.EventID]bool
+	for _, ev := range events {
+		var c incoming
+		if ev.Type.Type != event.EventMessage.Type || json.Unmarshal(ev.Content.VeryRaw, &c) != nil || c.RelatesTo == nil || c.RelatesTo.RelType != string(event.RelReplace) {
+			continue
+		}
+		if edited == nil {
+			edited = map[id.EventID]bool{}
+		}
+		edited[id.EventID(c.RelatesTo.EventID)] = true
+	}
+	return edited
 }
 
 // skippedNotice tells a room that messages came faster than one sync
@@ -506,28 +527,17 @@ func (r *run) command(ctx context.Context, room id.RoomID, ev *event.Event) {
 	if err := json.Unmarshal(ev.Content.VeryRaw, &c); err != nil {
 		return
 	}
-	// Notices are bot output, by the bot itself or others; edits would
-	// repeat a command already answered.
-	if c.MsgType != string(event.MsgText) || len(c.NewContent) > 0 {
+	// Notices are bot output, by the bot itself or others.
+	if c.MsgType != string(event.MsgText) {
 		return
 	}
-	body := c.Body
-	if c.RelatesTo != nil {
-		if c.RelatesTo.RelType == string(event.RelReplace) {
-			return
-		}
-		if c.RelatesTo.InReplyTo != nil {
-			body = stripReplyFallback(body)
-		}
-	}
-	text, ok := parseCommand(body, r.l.o.Prefix)
-	if !ok || r.seen[ev.ID] {
+	text, cmd, ok := r.commandText(ev, c)
+	if !ok {
 		return
 	}
-	r.remember(ev.ID)
 
 	thread := ""
-	if c.RelatesTo != nil && c.RelatesTo.RelType == string(event.RelThread) {
+	if cmd == ev.ID && c.RelatesTo != nil && c.RelatesTo.RelType == string(event.RelThread) {
 		thread = c.RelatesTo.EventID
 	}
 	cctx, cancel := context.WithTimeout(ctx, commandTimeout)
@@ -552,7 +562,7 @@ func (r *run) command(ctx context.Context, room id.RoomID, ev *event.Event) {
 		}
 	}
 	c2 := r.l.o.Sender.render.answer(answer)
-	c2.RelatesTo = &event.RelatesTo{InReplyTo: &event.InReplyTo{EventID: ev.ID}}
+	c2.RelatesTo = &event.RelatesTo{InReplyTo: &event.InReplyTo{EventID: cmd}}
 	// The asker is notified of the answer, and nobody else is.
 	c2.Mentions = &event.Mentions{UserIDs: []id.UserID{ev.Sender}}
 	if thread != "" {
@@ -651,8 +661,47 @@ func (r *run) retryDecrypts(ctx context.Context) {
 	}
 }
 
-func (r *run) remember(ev id.EventID) {
-	r.seen[ev] = true
+// commandText is the command an event asks for, and the event the answer
+// replies to: the event itself, or for an edit (m.replace) the command it
+// fixes, answered for its new text unless that text was answered already.
+// An event is read once.
+func (r *run) commandText(ev *event.Event, c incoming) (string, id.EventID, bool) {
+	if _, read := r.seen[ev.ID]; read {
+		return "", "", false
+	}
+	body, cmd := c.Body, ev.ID
+	if c.RelatesTo != nil && c.RelatesTo.RelType == string(event.RelReplace) {
+		var nc incoming
+		if c.RelatesTo.EventID == "" || json.Unmarshal(c.NewContent, &nc) != nil || nc.MsgType != string(event.MsgText) {
+			return "", "", false
+		}
+		body, cmd = nc.Body, id.EventID(c.RelatesTo.EventID)
+	} else if len(c.NewContent) > 0 {
+		return "", "", false
+	} else if c.RelatesTo != nil && c.RelatesTo.InReplyTo != nil {
+		body = stripReplyFallback(body)
+	}
+	text, ok := parseCommand(body, r.l.o.Prefix)
+	if !ok {
+		return "", "", false
+	}
+	if answered, ok := r.seen[cmd]; ok && cmd != ev.ID && answered == text {
+		r.remember(ev.ID, text)
+		return "", "", false
+	}
+	r.remember(ev.ID, text)
+	if cmd != ev.ID {
+		r.remember(cmd, text)
+	}
+	return text, cmd, true
+}
+
+func (r *run) remember(ev id.EventID, text string) {
+	if _, ok := r.seen[ev]; ok {
+		r.seen[ev] = text
+		return
+	}
+	r.seen[ev] = text
 	r.order = append(r.order, ev)
 	if len(r.order) > rememberedEvents {
 		delete(r.seen, r.order[0])

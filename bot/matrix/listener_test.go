@@ -358,8 +358,8 @@ func TestListenerJoinsOnInviteAndAnswersCommands(t *testing.T) {
 	send(t, e.reader, e.room, "please run !pw help")
 	sendContent(t, e.reader, e.room, map[string]any{"msgtype": "m.notice", "body": "!pw help"})
 	sendContent(t, e.reader, e.room, map[string]any{
-		"msgtype": "m.text", "body": "!pw help",
-		"m.new_content": map[string]any{"msgtype": "m.text", "body": "!pw help"},
+		"msgtype": "m.text", "body": "* !pw search digital diplomacy",
+		"m.new_content": map[string]any{"msgtype": "m.text", "body": "!pw search digital diplomacy"},
 		"m.relates_to":  map[string]any{"rel_type": "m.replace", "event_id": search.String()},
 	})
 	if err := e.sender.SendNotice(ctx, e.room, "!pw help"); err != nil {
