@@ -36,6 +36,8 @@ type Daemon struct {
 	stopped bool // shutdown began: no new schedule may start
 	polling sync.WaitGroup
 
+	storageProblem atomic.Pointer[string] // see watchStorage
+
 	// inFlight holds the sources being polled: start-up, reload and the
 	// schedules (the current one and any replaced one still running) all
 	// go through pollSource, which polls a source only when no other
@@ -82,6 +84,11 @@ func (d *Daemon) Run(ctx context.Context, shutdownBound time.Duration) error {
 		}()
 	}
 	d.mu.Unlock()
+	d.polling.Add(1)
+	go func() {
+		defer d.polling.Done()
+		d.watchStorage(ctx)
+	}()
 	d.ready.Store(true)
 
 	<-ctx.Done()
@@ -196,6 +203,8 @@ func (d *Daemon) newSchedule(ctx context.Context, cfg *config.Config) (*cron.Cro
 			}
 			if n > 0 {
 				d.Logger.Info("digest delivered", "channel", chID, "items", n)
+			} else {
+				d.Logger.Debug("digest: nothing new", "channel", chID)
 			}
 		})))
 	}

@@ -42,7 +42,17 @@ type batchIndexer struct {
 	flushing sync.Mutex
 	stop     context.CancelFunc
 	done     chan struct{}
+
+	// failed is the error of the last write when it failed (a full disk):
+	// its items are kept and written again by the next flush. Guarded by mu.
+	failed  error
+	dropped int // items given up on while failing; guarded by mu
 }
+
+// indexMaxWaiting bounds the items kept for the index while its writes
+// fail; beyond it the oldest are dropped, and the index is rebuilt at the
+// next start, when it holds fewer items than the database.
+const indexMaxWaiting = 20 * indexBatchSize
 
 func newBatchIndexer(next Indexer, logger *slog.Logger) *batchIndexer {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -78,14 +88,46 @@ func (x *batchIndexer) Flush() (err error) {
 	if len(items) == 0 {
 		return nil
 	}
+	err = x.indexRecovered(items)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.failed = err
+	if err == nil {
+		x.dropped = 0
+		return nil
+	}
+	// Written again, ahead of what came since, by the next flush: indexing
+	// an item twice replaces it.
+	x.buf = append(items, x.buf...)
+	if over := len(x.buf) - indexMaxWaiting; over > 0 {
+		x.buf = x.buf[over:]
+		x.dropped += over
+	}
+	x.bufText = 0
+	for _, it := range x.buf {
+		x.bufText += textSize(it)
+	}
+	return err
+}
+
+// indexRecovered writes items to the index. The index is derived: a crash
+// of the indexer is an error of this batch (kept for the next flush;
+// reindex rebuilds the index), never the end of the daemon.
+func (x *batchIndexer) indexRecovered(items []policywire.Item) (err error) {
 	defer func() {
-		// The index is derived: a crash of the indexer loses this batch
-		// from it (reindex rebuilds it), never the daemon.
 		if r := recover(); r != nil {
 			err = &PanicError{What: fmt.Sprintf("the search index, on %d items,", len(items)), Value: r, Stack: debug.Stack()}
 		}
 	}()
 	return x.next.Index(items)
+}
+
+// Failure is how many items were given up on and the error of the last
+// write to the index, when it failed (zero and nil once a write works).
+func (x *batchIndexer) Failure() (int, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.dropped, x.failed
 }
 
 // textSize is the text of an item the index analyzes, in bytes.

@@ -217,7 +217,7 @@ func TestDaemonSIGTERMLosesNothing(t *testing.T) {
 	e2eharness.Eventually(t, 15*time.Second, "every alert after the restart", func() bool {
 		return len(postedTitles(slack.Posts("C0DESK"), items)) == len(items)
 	})
-	time.Sleep(1500 * time.Millisecond) // a duplicate would come within the pacing interval
+	e2eharness.Eventually(t, 15*time.Second, "the outbox to drain", func() bool { return outboxDrained(env) })
 	exactlyOnce(t, slack.Posts("C0DESK"), items)
 	stop(t, p)
 }
@@ -385,7 +385,12 @@ func TestDaemonSourceHealthAdminNotices(t *testing.T) {
 	fx.Set("/feed.rss", feed, e2eharness.RSSContentType)
 	e2eharness.Eventually(t, 30*time.Second, "the recovery notice", func() bool { return len(slack.Posts("C0ADMIN")) >= 2 })
 	e2eharness.Eventually(t, 10*time.Second, "the recovered source's alert", func() bool { return len(slack.Posts("C0DESK")) == 1 })
-	time.Sleep(2 * time.Second) // more polls, no more notices
+	// Two more polls: a poll's notices are sent before the source's next
+	// poll begins, so any notice after the recovery one would be in.
+	polls := len(p.FindLogs(isPoll("parliament")))
+	e2eharness.Eventually(t, 20*time.Second, "two more polls", func() bool {
+		return len(p.FindLogs(isPoll("parliament"))) >= polls+2
+	})
 	notices := slack.Posts("C0ADMIN")
 	if len(notices) != 2 {
 		t.Fatalf("%d admin notices, want one warning and one recovery notice", len(notices))

@@ -151,11 +151,11 @@ func TestDigestChannel(t *testing.T) {
 	slack := slackfake.New(t)
 	fx, items := feedServer(t, "Weekly cyber brief", 3)
 	env := newEnv(t)
-	env.WriteConfig(setup{
+	env.WriteConfig(withConfig(setup{
 		dataDir: env.DataDir(), slackURL: slack.URL(),
 		sources:  []source{{id: "briefs", url: fx.URL + "/feed.rss", schedule: "@every 1h"}},
 		channels: []channel{{id: "digest-desk", slack: "C0DIGEST", digest: "@every 3s"}},
-	}.yaml())
+	}.yaml(), "level: info", "level: debug")) // debug: the log tells of a digest time with nothing new
 
 	start := time.Now()
 	p := env.Start("run")
@@ -184,7 +184,16 @@ func TestDigestChannel(t *testing.T) {
 		}
 	}
 	// One more digest time passes: nothing new, nothing posted.
-	time.Sleep(3500 * time.Millisecond)
+	e2eharness.Eventually(t, 10*time.Second, "the next digest time", func() bool {
+		delivered := false
+		for _, r := range p.Logs() {
+			delivered = delivered || r.Msg() == "digest delivered"
+			if delivered && r.Msg() == "digest: nothing new" && r.Str("channel") == "digest-desk" {
+				return true
+			}
+		}
+		return false
+	})
 	if n := len(slack.Posts("C0DIGEST")); n != 1 {
 		t.Errorf("%d posts after the next digest time, want still 1", n)
 	}

@@ -145,8 +145,7 @@ func TestSurvivalCrash(t *testing.T) {
 			slackDeliveries(sl.Posts(chanBeta)).has(beta) &&
 			matrixDeliveries(mx.botMessages(t)).has(all)
 	})
-	// A second copy would be posted right after the first; give it time.
-	time.Sleep(1500 * time.Millisecond)
+	e2eharness.Eventually(t, 30*time.Second, "the outbox to drain", func() bool { return outboxDrained(env) })
 	p.Signal(syscall.SIGTERM)
 	if code, _ := p.Wait(20 * time.Second); code != 0 {
 		t.Errorf("daemon exit %d after SIGTERM", code)

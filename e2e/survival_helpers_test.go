@@ -133,3 +133,17 @@ func withConfig(yaml string, pairs ...string) string {
 func sleepJitter(lo, hi time.Duration) {
 	time.Sleep(lo + time.Duration(rand.Int64N(int64(hi-lo)+1)))
 }
+
+// outboxDrained reports whether no channel has an alert waiting. A row
+// leaves the outbox only once its delivery is recorded, and only a row
+// still there can be posted again; so once every alert arrived and the
+// outbox is drained, no second copy can follow, and a test may check that
+// none came without waiting for one.
+func outboxDrained(env *e2eharness.Env) bool {
+	for _, ch := range env.Sources().Channels {
+		if ch.Pending > 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -106,14 +106,24 @@ func TestSurvivalChatOutage(t *testing.T) {
 		defer mu.Unlock()
 		return !outageStart.IsZero()
 	})
-	time.Sleep(1500 * time.Millisecond)
+	// A retry (a post, or the history read that checks for an earlier
+	// copy) refused too: the outage is under way, the daemon in backoff.
+	e2eharness.Eventually(t, 20*time.Second, "a refused retry", func() bool {
+		refused := 0
+		for _, r := range slProxy.Requests() {
+			if r.Status == http.StatusServiceUnavailable {
+				refused++
+			}
+		}
+		return refused >= 2
+	})
 	add(3)
 
 	e2eharness.Eventually(t, 60*time.Second, "every alert to arrive after the outage", func() bool {
 		time.Sleep(250 * time.Millisecond)
 		return slackDeliveries(sl.Posts(slackChannel)).has(order) && matrixDeliveries(mx.botMessages(t)).has(order)
 	})
-	time.Sleep(time.Second)
+	e2eharness.Eventually(t, 30*time.Second, "the outbox to drain", func() bool { return outboxDrained(env) })
 	p.Signal(syscall.SIGTERM)
 	if code, _ := p.Wait(20 * time.Second); code != 0 {
 		t.Errorf("daemon exit %d after SIGTERM", code)

@@ -195,7 +195,7 @@ loop:
 		return slackDeliveries(sl.Posts(slackChannel)).has(want) && matrixDeliveries(mx.botMessages(t)).has(want)
 	})
 	drained := time.Since(drainStart)
-	time.Sleep(5 * time.Second) // time for a wrong second copy to show up
+	e2eharness.Eventually(t, 5*time.Minute, "the outbox to drain", func() bool { return outboxDrained(env) })
 	take()
 	slackGot := slackDeliveries(sl.Posts(slackChannel))
 	matrixGot := matrixDeliveries(mx.botMessages(t))

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs everything CI checks: go vet, a gofmt check and the whole test suite
-# with the race detector. The Matrix tests need dendrite; its binaries are
+# Runs everything CI checks: go vet, a gofmt check, the quick benchmark,
+# every fuzz target for a few seconds and the whole test suite with the
+# race detector. The Matrix tests need dendrite; its binaries are
 # installed into ./.tools/bin the first time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,6 +62,16 @@ fi
 echo "test.sh: policywire bench --quick" >&2
 go build -o "$TOOLS/policywire" ./cmd/policywire
 "$TOOLS/policywire" bench --quick
+
+# Every fuzz target for a few seconds, so that inputs beyond the seeds are
+# tried on each run. A failing input fails the run and is kept in the
+# package's testdata/fuzz/ (go test then runs it as a seed every time).
+# TEST_FUZZTIME sets the time per target; 0 skips the step.
+fuzztime=${TEST_FUZZTIME:-3s}
+if [[ "$fuzztime" != 0 ]]; then
+	echo "test.sh: scripts/fuzz.sh $fuzztime" >&2
+	scripts/fuzz.sh "$fuzztime"
+fi
 
 # go test comes last, so that its summary closes the output.
 echo "test.sh: go test -race -count=1 -timeout 20m ./..." >&2

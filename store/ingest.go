@@ -75,7 +75,7 @@ func (s *Store) Ingest(b Batch, route Router) (IngestResult, error) {
 	defer s.ingestMu.Unlock()
 	now := s.now()
 	var in *ingestTx
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update("ingest of source "+b.Source, func(tx *bolt.Tx) error {
 		in = &ingestTx{s: s, tx: tx, b: &b, route: route, now: now}
 		return in.run()
 	})

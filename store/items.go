@@ -178,7 +178,7 @@ func (s *Store) AlsoReported(itemID string) ([]policywire.AlsoReported, error) {
 // with: a pruned item that shows up in a feed again is not new.
 func (s *Store) Prune(before time.Time) (int, error) {
 	n := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update("retention", func(tx *bolt.Tx) error {
 		items, stories := tx.Bucket(bucketItems), tx.Bucket(bucketStories)
 		// Periods before that of the limit are old through and through;
 		// in the limit's own, the dates tell.
@@ -263,7 +263,7 @@ func (s *Store) PutArticle(url, text string) error {
 	if url == "" {
 		return errors.New("store: put article: empty URL")
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update("article cache", func(tx *bolt.Tx) error {
 		v, err := encode(articleRecord{Text: text, Fetched: s.now()})
 		if err != nil {
 			return err

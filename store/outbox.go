@@ -125,7 +125,7 @@ func (s *Store) OutboxDepth() (map[string]int, error) {
 // Delivered removes a row and records its alert as delivered to channel
 // with the chat server's reference. A row already gone is not an error.
 func (s *Store) Delivered(channel string, key []byte, ref string) error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(outboxWrite(channel), func(tx *bolt.Tx) error {
 		return deliverRow(tx, channel, key, ref, s.now())
 	})
 	if err != nil {
@@ -138,7 +138,7 @@ func (s *Store) Delivered(channel string, key []byte, ref string) error {
 // transaction. refs are the messages the digest was sent as; row i gets
 // refs[i], or the last ref when there are fewer messages than rows.
 func (s *Store) DeliveredDigest(channel string, keys [][]byte, refs []string) error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(outboxWrite(channel), func(tx *bolt.Tx) error {
 		now := s.now()
 		for i, k := range keys {
 			ref := ""
@@ -180,7 +180,7 @@ func (s *Store) Retry(channel string, key []byte, errMsg string, notBefore time.
 // checks recognise it. Rows already gone are skipped; a row already in
 // another digest is an error, since that digest must be sent first.
 func (s *Store) AssignDigest(channel string, keys [][]byte, id string) error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(outboxWrite(channel), func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketOutbox).Bucket([]byte(channel))
 		if b == nil {
 			return nil
@@ -238,7 +238,7 @@ func (s *Store) ParkRows(channel string, keys [][]byte, reason string) error {
 // changeRows applies change to the rows of keys that still exist, in one
 // transaction.
 func (s *Store) changeRows(channel string, keys [][]byte, change func(*outboxRecord)) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(outboxWrite(channel), func(tx *bolt.Tx) error {
 		for _, k := range keys {
 			if err := changeRow(tx, channel, k, change); err != nil && !errors.Is(err, ErrNoRow) {
 				return err
@@ -261,7 +261,7 @@ func (s *Store) Park(channel string, key []byte, reason string) error {
 }
 
 func (s *Store) updateRow(channel string, key []byte, change func(*outboxRecord)) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(outboxWrite(channel), func(tx *bolt.Tx) error {
 		return changeRow(tx, channel, key, change)
 	})
 }
@@ -287,7 +287,7 @@ func changeRow(tx *bolt.Tx, channel string, key []byte, change func(*outboxRecor
 // line, with their attempts reset, and says how many.
 func (s *Store) Unpark(channel string) (int, error) {
 	n := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(outboxWrite(channel), func(tx *bolt.Tx) error {
 		return forChannels(tx, channel, func(b *bolt.Bucket) error {
 			return rewriteRows(b, func(rec *outboxRecord) bool {
 				if !rec.Parked {
@@ -313,7 +313,7 @@ func (s *Store) ParkChannel(channel, reason string) (int, error) {
 		return 0, errors.New("store: park channel: empty channel id")
 	}
 	n := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(outboxWrite(channel), func(tx *bolt.Tx) error {
 		return forChannels(tx, channel, func(b *bolt.Bucket) error {
 			return rewriteRows(b, func(rec *outboxRecord) bool {
 				if rec.Parked {

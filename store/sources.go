@@ -62,7 +62,7 @@ func (s *Store) PutSourceState(st SourceState) error {
 	// Batch lets the concurrent polls of many sources (most of them 304s,
 	// where the state is all there is to write) share one commit; the
 	// write is idempotent, as Batch requires.
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	err := s.batch("state of source "+st.Source, func(tx *bolt.Tx) error {
 		stored, err := getSourceState(tx, st.Source)
 		if err != nil {
 			return err

@@ -16,6 +16,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +28,10 @@ import (
 // ErrLocked is wrapped by the error Open returns when another process holds
 // the database file.
 var ErrLocked = errors.New("store: database is in use by another process")
+
+// ErrDamaged is wrapped by the error Open and Check return for a database
+// file that is truncated or whose pages do not hold together.
+var ErrDamaged = errors.New("store: database file is damaged")
 
 // DefaultTimeout is how long Open waits for the file lock by default.
 const DefaultTimeout = 2 * time.Second
@@ -39,6 +45,10 @@ type Options struct {
 	ReadOnly bool
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Check runs bbolt's consistency check of every page after opening
+	// (about a second per gigabyte), so that a damaged file is refused at
+	// start rather than found by a read months later.
+	Check bool
 }
 
 // Store is an open policywire database. Its methods are safe for concurrent
@@ -53,6 +63,8 @@ type Store struct {
 	ingestMu   sync.Mutex
 	titles     *titleIndex
 	lastExpire time.Time // guarded by ingestMu
+
+	writes writeHealth
 }
 
 type lockedError struct{ path string }
@@ -62,6 +74,20 @@ func (e *lockedError) Error() string {
 }
 
 func (e *lockedError) Unwrap() error { return ErrLocked }
+
+type damagedError struct {
+	path  string
+	cause error
+}
+
+func (e *damagedError) Error() string {
+	// bbolt's check reports the assertions it recovered as "panic: ...";
+	// the file is damaged, nothing crashed.
+	cause := strings.ReplaceAll(e.cause.Error(), "panic: ", "")
+	return fmt.Sprintf("store: database %s is damaged (%s): stop policywire, move the file aside and put a backup in its place (see `policywire backup`), or move it aside to start with an empty archive", e.path, cause)
+}
+
+func (e *damagedError) Unwrap() []error { return []error{ErrDamaged, e.cause} }
 
 // Open opens (creating it and its directory when needed) the database at
 // path, and migrates an older schema inside one transaction.
@@ -82,27 +108,64 @@ func Open(path string, o Options) (*Store, error) {
 	} else if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("store: create directory for %s: %w", path, err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:      o.Timeout,
-		ReadOnly:     o.ReadOnly,
-		FreelistType: bolt.FreelistMapType,
-	})
+	db, err := openBolt(path, o)
 	if err != nil {
-		if errors.Is(err, berrors.ErrTimeout) {
-			return nil, &lockedError{path: path}
-		}
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
-	}
-	s := &Store{db: db, path: path, now: o.Now, titles: newTitleIndex()}
-	if err := s.prepare(o.ReadOnly); err != nil {
-		db.Close()
 		return nil, err
 	}
-	if err := s.loadTitles(); err != nil {
+	s := &Store{db: db, path: path, now: o.Now, titles: newTitleIndex()}
+	if err := s.load(o); err != nil {
 		db.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// openBolt opens the file. bbolt panics on some damaged files (a freelist
+// page of the wrong type, a page that names another id) and reads past the
+// end of a truncated one, a memory fault: both are reported as ErrDamaged,
+// not a crash.
+func openBolt(path string, o Options) (db *bolt.DB, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			db, err = nil, &damagedError{path: path, cause: fmt.Errorf("%v", r)}
+		}
+	}()
+	db, err = bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:      o.Timeout,
+		ReadOnly:     o.ReadOnly,
+		FreelistType: bolt.FreelistMapType,
+	})
+	switch {
+	case err == nil:
+		return db, nil
+	case errors.Is(err, berrors.ErrTimeout):
+		return nil, &lockedError{path: path}
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum), errors.Is(err, berrors.ErrVersionMismatch),
+		errors.Is(err, berrors.ErrInvalidMapping):
+		return nil, &damagedError{path: path, cause: err}
+	}
+	return nil, fmt.Errorf("store: open %s: %w", path, err)
+}
+
+// load checks the file when asked, migrates it and reads what the store
+// keeps in memory; a panic of bbolt on a damaged page becomes ErrDamaged.
+func (s *Store) load(o Options) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = &damagedError{path: s.path, cause: fmt.Errorf("%v", r)}
+		}
+	}()
+	if o.Check {
+		if err := s.Check(); err != nil {
+			return err
+		}
+	}
+	if err := s.prepare(o.ReadOnly); err != nil {
+		return err
+	}
+	return s.loadTitles()
 }
 
 // Close closes the database file.
@@ -141,7 +204,7 @@ func (s *Store) PutMeta(key string, val []byte) error {
 	if key == "" {
 		return errors.New("store: put meta: empty key")
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update("meta "+key, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketMeta)
 		if val == nil {
 			return b.Delete(userMetaKey(key))
@@ -185,7 +248,7 @@ func (s *Store) Check() error {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("store: check %s: %w", s.path, errors.Join(errs...))
+		return &damagedError{path: s.path, cause: errors.Join(errs...)}
 	}
 	return nil
 }

@@ -1,20 +1,27 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/policywire/policywire/config"
 	"github.com/policywire/policywire/query"
+	"github.com/policywire/policywire/store"
+	"github.com/policywire/policywire/store/index"
 )
 
 func newCheckCmd(a *app) *cobra.Command {
-	return &cobra.Command{
+	var data bool
+	cmd := &cobra.Command{
 		Use:   "check",
-		Short: "Validate the config file",
+		Short: "Validate the config file (and with --data the database and search index)",
 		Long: "check reads the config file and reports every problem as FILE:LINE:COL: message.\n" +
-			"It exits 0 only when the config is valid.",
+			"With --data it also runs bbolt's consistency check over the database and checks\n" +
+			"that the search index opens, matches its checksums and holds every item; the\n" +
+			"daemon must be stopped. It exits 0 only when everything is valid.",
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			cfg, err := a.loadConfig()
@@ -25,9 +32,37 @@ func newCheckCmd(a *app) *cobra.Command {
 				fmt.Fprintln(a.stderr, w)
 			}
 			fmt.Fprintln(a.stdout, checkedLine(cfg))
-			return nil
+			if !data {
+				return nil
+			}
+			return a.checkData(dbPath(cfg), indexDir(cfg))
 		},
 	}
+	cmd.Flags().BoolVar(&data, "data", false, "also check the database and the search index in data_dir")
+	return cmd
+}
+
+// checkData verifies the database and the search index, printing one line
+// for each, and fails naming every problem found.
+func (a *app) checkData(db, indexDir string) error {
+	st, err := store.Open(db, store.Options{ReadOnly: true, Check: true, Timeout: 2 * time.Second})
+	if err != nil {
+		if errors.Is(err, store.ErrLocked) {
+			return fmt.Errorf("%w; stop it to check the data", err)
+		}
+		return err
+	}
+	defer st.Close()
+	items, err := st.ItemCount()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "%s: ok: %s, schema version %d\n", db, plural(items, "item"), store.SchemaVersion())
+	if _, err := index.Verify(indexDir, st); err != nil {
+		return fmt.Errorf("%w\nthe search index is derived from the database: `policywire reindex` rebuilds it, and so does the daemon at its next start", err)
+	}
+	fmt.Fprintf(a.stdout, "%s: ok: %s\n", indexDir, plural(items, "item"))
+	return nil
 }
 
 // checkedLine is what check prints for a valid config.

@@ -336,8 +336,8 @@ func (a *app) httpHandler(d *bot.Daemon, slackCommands http.Handler, cfg *config
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !d.Ready() {
-			http.Error(w, "not ready: the schedule is not set", http.StatusServiceUnavailable)
+		if problem := d.Problem(); problem != "" {
+			http.Error(w, "not ready: "+problem, http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = w.Write([]byte("ready\n"))

@@ -25,9 +25,10 @@ func dbPath(cfg *config.Config) string { return filepath.Join(cfg.DataDir, "poli
 func indexDir(cfg *config.Config) string { return filepath.Join(cfg.DataDir, "index") }
 
 // openStore opens the database; a database held by a running daemon is
-// reported as such.
+// reported as such. Commands that write check every page first, so that a
+// damaged file is refused with its name rather than written to.
 func openStore(cfg *config.Config, readOnly bool, timeout time.Duration) (*store.Store, error) {
-	st, err := store.Open(dbPath(cfg), store.Options{Timeout: timeout, ReadOnly: readOnly})
+	st, err := store.Open(dbPath(cfg), store.Options{Timeout: timeout, ReadOnly: readOnly, Check: !readOnly})
 	if err != nil {
 		return nil, err
 	}

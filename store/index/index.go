@@ -69,6 +69,11 @@ type Index struct {
 
 	// spans caches how many items each of rankSpans holds (see poolSpans).
 	spans atomic.Pointer[spanSizes]
+
+	// st, when set (OpenOrRebuild), is the database a broken index is
+	// rebuilt from; broken is why bleve failed on the index (see repair).
+	st     *store.Store
+	broken atomic.Pointer[error]
 }
 
 // Open opens the index in dir, creating an empty one when dir does not
@@ -96,19 +101,30 @@ func open(dir string, logger *slog.Logger) (*Index, bool, error) {
 		x, err := create(dir, logger)
 		return x, true, err
 	}
-	idx, err := bleve.OpenUsing(dir, map[string]interface{}{"bolt_timeout": openTimeout.String()})
+	var idx bleve.Index
+	err = guard(func() error {
+		var err error
+		idx, err = bleve.OpenUsing(dir, map[string]interface{}{"bolt_timeout": openTimeout.String()})
+		return err
+	})
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, false, fmt.Errorf("index: open %s: %w", dir, ErrLocked)
 		}
 		return nil, false, fmt.Errorf("index: open %s: %w: %w", dir, ErrBroken, err)
 	}
-	v, err := idx.GetInternal(versionKey)
-	if err != nil || string(v) != mappingVersion {
-		_ = idx.Close()
-		if err == nil {
+	err = guard(func() error {
+		v, err := idx.GetInternal(versionKey)
+		if err == nil && string(v) != mappingVersion {
 			err = fmt.Errorf("made with layout %q, this version uses %q", v, mappingVersion)
 		}
+		if err != nil {
+			return err
+		}
+		return verifySegments(idx)
+	})
+	if err != nil {
+		_ = guard(idx.Close)
 		return nil, false, fmt.Errorf("index: open %s: %w: %w", dir, ErrBroken, err)
 	}
 	return &Index{dir: dir, logger: logger, idx: idx}, false, nil
@@ -190,6 +206,7 @@ func OpenOrRebuild(ctx context.Context, dir string, st *store.Store, logger *slo
 			return nil, err
 		}
 		if have == uint64(want) {
+			x.st = st
 			return x, nil
 		}
 		reason = "stale"
@@ -201,7 +218,11 @@ func OpenOrRebuild(ctx context.Context, dir string, st *store.Store, logger *slo
 		}
 	}
 	x, _, err = rebuild(ctx, dir, st, logger, reason)
-	return x, err
+	if err != nil {
+		return nil, err
+	}
+	x.st = st
+	return x, nil
 }
 
 // Rebuild builds a new index of every item in the database into dir+".new"
@@ -288,6 +309,9 @@ func swap(dir, fresh string) error {
 // Index adds items to the index, replacing any earlier version of an item
 // with the same ID, in batches.
 func (x *Index) Index(items []policywire.Item) error {
+	if err := x.repair(); err != nil {
+		return err
+	}
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	if x.closed {
@@ -314,8 +338,8 @@ func (x *Index) Index(items []policywire.Item) error {
 		if grew {
 			b.SetInternal(newestKey, []byte(newest.UTC().Format(time.RFC3339Nano)))
 		}
-		if err := x.idx.Batch(b); err != nil {
-			return fmt.Errorf("index: write batch: %w", err)
+		if err := x.failed(func() error { return x.idx.Batch(b) }); err != nil {
+			return fmt.Errorf("index: write batch: %w", withDiskFull(err))
 		}
 		items = items[n:]
 	}
@@ -325,6 +349,9 @@ func (x *Index) Index(items []policywire.Item) error {
 // Delete removes items by ID (pruned from the archive); unknown IDs are
 // ignored.
 func (x *Index) Delete(ids []string) error {
+	if err := x.repair(); err != nil {
+		return err
+	}
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	if x.closed {
@@ -336,8 +363,8 @@ func (x *Index) Delete(ids []string) error {
 		for _, id := range ids[:n] {
 			b.Delete(id)
 		}
-		if err := x.idx.Batch(b); err != nil {
-			return fmt.Errorf("index: delete batch: %w", err)
+		if err := x.failed(func() error { return x.idx.Batch(b) }); err != nil {
+			return fmt.Errorf("index: delete batch: %w", withDiskFull(err))
 		}
 		ids = ids[n:]
 	}

@@ -47,6 +47,9 @@ func (x *Index) Search(ctx context.Context, q *query.Query, o policywire.SearchO
 	if q == nil {
 		return nil, errors.New("index: search: no query")
 	}
+	if err := x.repair(); err != nil {
+		return nil, err
+	}
 	limit := o.Limit
 	if limit <= 0 {
 		limit = DefaultLimit
@@ -249,7 +252,12 @@ func (x *Index) search(ctx context.Context, req *bleve.SearchRequest) (*bleve.Se
 	if x.closed {
 		return nil, errClosed
 	}
-	res, err := x.idx.SearchInContext(ctx, req)
+	var res *bleve.SearchResult
+	err := x.failed(func() error {
+		var err error
+		res, err = x.idx.SearchInContext(ctx, req)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("index: search: %w", err)
 	}
