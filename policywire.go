@@ -81,7 +81,37 @@ type Alert struct {
 	SourceName string         `json:"source_name"`
 	Topics     []string       `json:"topics,omitempty"`
 	Also       []AlsoReported `json:"also,omitempty"`
+	// Edited is set on the new content of an alert already delivered
+	// (see AlertEdit); nil on a first post.
+	Edited *AlertEdit `json:"edited,omitempty"`
+	// ThreadRoot is the platform reference of the alert this one follows
+	// up (Slack ts, Matrix event id); "" posts it in the channel.
+	ThreadRoot string `json:"thread_root,omitempty"`
+	// Broadcast also shows a thread reply in the channel (Slack
+	// reply_broadcast).
+	Broadcast bool `json:"broadcast,omitempty"`
+	// ThreadReplies is how many follow-ups were posted in the alert's
+	// thread (shown by `latest`; not stored with the alert).
+	ThreadReplies int `json:"-"`
 }
+
+// AlertEdit says what changed in a delivered alert.
+type AlertEdit struct {
+	// At is when the change was seen; renderers show it in the channel's
+	// time zone.
+	At time.Time `json:"at"`
+	// Changes name what changed, in order: ChangeSource, ChangeTitle,
+	// ChangeSummary, ChangeLink.
+	Changes []string `json:"changes,omitempty"`
+}
+
+// What an edit of a delivered alert may change.
+const (
+	ChangeSource  = "source"
+	ChangeTitle   = "title"
+	ChangeSummary = "summary"
+	ChangeLink    = "link"
+)
 
 // Digest is one scheduled message listing several items for a digest channel.
 type Digest struct {
@@ -110,4 +140,6 @@ type SearchHit struct {
 	Score float64
 	// Snippet is a short extract with the matched words between « and ».
 	Snippet string
+	// Also are the other sources that carried the item's story.
+	Also []AlsoReported `json:"also,omitempty"`
 }

@@ -251,7 +251,7 @@ func (c *Commands) latest(req CommandRequest, arg string) (Answer, error) {
 	}
 	a := Answer{Text: fmt.Sprintf("The newest %d alert%s here:", len(alerts), plural(len(alerts)))}
 	for _, al := range alerts {
-		a.Entries = append(a.Entries, c.entry(al.Item, ""))
+		a.Entries = append(a.Entries, c.withStory(c.entry(al.Item, ""), al.Also, al.ThreadReplies))
 	}
 	return a, nil
 }

@@ -35,6 +35,14 @@ type Daemon struct {
 	ctx     context.Context
 	stopped bool // shutdown began: no new schedule may start
 	polling sync.WaitGroup
+	// pollSlots bounds the polls in flight, fetch, parse and ingest
+	// together, to fetch.concurrency, as run --once does. The fetcher alone
+	// bounds only requests: at start every source is due within seconds,
+	// and polls whose bodies had arrived queued for the store by the
+	// hundred, each holding its body and parsed items, so that a first
+	// poll's live heap sat above the soft memory limit and the collector
+	// ran almost without pause.
+	pollSlots atomic.Pointer[chan struct{}]
 
 	storageProblem atomic.Pointer[string] // see watchStorage
 
@@ -44,6 +52,13 @@ type Daemon struct {
 	// poll of it runs.
 	inFlightMu sync.Mutex
 	inFlight   map[string]bool
+}
+
+// setPollSlots sizes the bound on polls in flight for cfg; polls under
+// way finish under the bound they started with.
+func (d *Daemon) setPollSlots(cfg *config.Config) {
+	slots := make(chan struct{}, max(cfg.Fetch.Concurrency, 1))
+	d.pollSlots.Store(&slots)
 }
 
 // Ready reports whether the schedule is set (for /readyz).
@@ -60,6 +75,7 @@ func (d *Daemon) Run(ctx context.Context, shutdownBound time.Duration) error {
 	}
 	d.mu.Lock()
 	d.ctx = ctx
+	d.setPollSlots(cfg)
 	d.Bot.Dispatcher.Start(ctx, d.Bot.InstantChannels(cfg))
 	refresh := func() { d.Bot.Dispatcher.SetChannels(ctx, d.Bot.InstantChannels(d.Bot.Config())) }
 	d.Bot.onChannels.Store(&refresh)
@@ -142,6 +158,9 @@ func (d *Daemon) Reload(cfg *config.Config) error {
 		return err
 	}
 	d.Bot.Dispatcher.SetChannels(ctx, d.Bot.InstantChannels(cfg))
+	if cfg.Fetch.Concurrency != old.Fetch.Concurrency {
+		d.setPollSlots(cfg)
+	}
 	// The jobs of the replaced schedule may still run: shutdown waits for
 	// them, and pollSource keeps them from polling a source twice at once.
 	d.retired = append(slices.DeleteFunc(d.retired, func(c context.Context) bool { return c.Err() != nil }), d.cron.Stop())
@@ -263,14 +282,21 @@ func (d *Daemon) pollSource(ctx context.Context, id string) {
 		d.Logger.Debug("poll skipped: source in backoff", "source", id, "until", st.NextAllowed)
 		return
 	}
+	slots := *d.pollSlots.Load()
+	select {
+	case slots <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
 	res, err := d.Bot.Poller.PollRecovered(ctx, src)
+	<-slots
 	if err != nil {
 		if ctx.Err() == nil {
 			d.Logger.Error("poll", "source", id, "err", err)
 		}
 		return
 	}
-	if res.Alerts > 0 {
+	if res.Alerts > 0 || res.Edits > 0 {
 		d.Bot.Dispatcher.Wake()
 	}
 	d.checkHealth(ctx, src)

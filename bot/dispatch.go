@@ -166,7 +166,8 @@ func (d *Dispatcher) SetChannels(ctx context.Context, channels []config.Channel)
 }
 
 func sameChannel(a, b config.Channel) bool {
-	return a.ID == b.ID && a.Slack == b.Slack && a.Matrix == b.Matrix && a.Digest == b.Digest
+	return a.ID == b.ID && a.Slack == b.Slack && a.Matrix == b.Matrix && a.Digest == b.Digest &&
+		a.FollowUps == b.FollowUps && a.FollowUpWindow == b.FollowUpWindow && a.ReplyBroadcast == b.ReplyBroadcast
 }
 
 // Wake tells every worker that new rows may be waiting.
@@ -324,6 +325,10 @@ func (d *Dispatcher) settled(key string) {
 // deliver makes one attempt at one row. It returns a non-zero time when the
 // channel must wait before its next attempt.
 func (d *Dispatcher) deliver(ctx context.Context, ch config.Channel, sender Sender, row store.OutboxRow) (time.Time, error) {
+	if row.Edit != nil {
+		return d.deliverEdit(ctx, ch, sender, row)
+	}
+	row.Alert = d.followUp(ch, row.Alert)
 	// A delivery under way is finished even when shutdown begins; the
 	// timeout bounds how long that can take.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.sendTimeout())
@@ -349,7 +354,7 @@ func (d *Dispatcher) deliver(ctx context.Context, ch config.Channel, sender Send
 		}
 	}()
 	if err == nil {
-		if err := d.Store.Delivered(ch.ID, row.Key, ref); err != nil {
+		if err := d.Store.DeliveredMessage(ch.ID, row.Key, store.Message{Target: ch.Target(), Ref: ref, Thread: row.Alert.ThreadRoot, Sent: &row.Alert}); err != nil {
 			return time.Time{}, fmt.Errorf("bot: mark delivered: %w", err)
 		}
 		d.settled(flightKey)
@@ -499,7 +504,8 @@ func nextDigest(rows []store.OutboxRow) ([]store.OutboxRow, string) {
 	}
 	var fresh []store.OutboxRow
 	for _, r := range rows {
-		if r.DigestID == "" {
+		// An edit row rewrites a message of its own; it is no digest entry.
+		if r.DigestID == "" && r.Edit == nil {
 			fresh = append(fresh, r)
 		}
 	}

@@ -38,10 +38,12 @@ const (
 
 // PollResult is what one poll of one source did.
 type PollResult struct {
-	Source   string
-	Outcome  PollOutcome
-	New      int
-	Alerts   int
+	Source  string
+	Outcome PollOutcome
+	New     int
+	Alerts  int
+	// Edits counts the edits of delivered alerts queued (or rewritten).
+	Edits    int
 	Duration time.Duration
 	Err      error
 }
@@ -152,7 +154,7 @@ func (p *Poller) Poll(ctx context.Context, src config.Source) (PollResult, error
 	if err != nil {
 		return p.failed(res, before, src, &PollFailure{Kind: KindStore, Err: fmt.Errorf("bot: ingest %s: %w", src.ID, err)}, read)
 	}
-	res.New, res.Alerts = ing.New, len(ing.Alerts)
+	res.New, res.Alerts, res.Edits = ing.New, len(ing.Alerts), ing.Edits
 	res.Outcome = OutcomeNoChange
 	if ing.New > 0 {
 		res.Outcome = OutcomeNew

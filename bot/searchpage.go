@@ -73,12 +73,15 @@ func (c *Commands) SearchPage(ctx context.Context, q string, page int) (Answer, 
 	case len(hits) == 0:
 		return Answer{Text: fmt.Sprintf("No more matches for %s.", clip(q, 200))}, nil
 	}
+	if err := c.Bot.opts.Store.AddStorySources(hits); err != nil {
+		return Answer{}, fmt.Errorf("bot: search: %w", err)
+	}
 	a := Answer{Text: fmt.Sprintf("Best matches for %s:", clip(q, 200))}
 	if page > 1 {
 		a.Text = fmt.Sprintf("More matches for %s (page %d):", clip(q, 200), page)
 	}
 	for _, h := range hits {
-		a.Entries = append(a.Entries, c.entry(h.Item, h.Snippet))
+		a.Entries = append(a.Entries, c.withStory(c.entry(h.Item, h.Snippet), h.Also, 0))
 	}
 	a.Actions = []Action{{ID: ActionShare, Label: "Share", Value: SearchAction{Query: q, Page: page}.value()}}
 	if len(hits) == searchPageSize {

@@ -278,6 +278,7 @@ func (l *loader) decodeRoot(root *yaml.Node, cfg *Config) {
 	if n := f.vals["channels"]; n != nil {
 		cfg.Channels, chans = l.decodeChannels(n)
 	}
+	fillFollowUpWindows(cfg)
 	l.checkChannels(cfg, chans, f.vals["slack"], slackFields, f.vals["matrix"], matrixFields)
 	if v, ok := l.str(f, "admin"); ok && v != "" {
 		if !contains(l.declared["channel"], v) {
@@ -360,13 +361,14 @@ func (l *loader) decodeFetch(n *yaml.Node, dst *Fetch) {
 }
 
 func (l *loader) decodeDefaults(n *yaml.Node, dst *Defaults) {
-	f := l.mapping(n, "defaults", "defaults.", []string{"schedule", "backfill", "retention"})
+	f := l.mapping(n, "defaults", "defaults.", []string{"schedule", "backfill", "retention", "follow_up_window"})
 	if f == nil {
 		return
 	}
 	l.cron(f, "schedule", &dst.Schedule)
 	l.duration(f, "backfill", &dst.Backfill)
 	l.duration(f, "retention", &dst.Retention)
+	l.positiveDuration(f, "follow_up_window", &dst.FollowUpWindow)
 }
 
 func (l *loader) decodeSummary(n *yaml.Node, dst *Summary) {
@@ -774,7 +776,7 @@ func (l *loader) selector(g *fields, section *yaml.Node, key string, dst *string
 	return true
 }
 
-var channelKeys = []string{"id", "slack", "matrix", "topics", "sources", "digest"}
+var channelKeys = append([]string{"id", "slack", "matrix", "topics", "sources", "digest"}, followUpKeys...)
 
 func (l *loader) decodeChannels(n *yaml.Node) ([]Channel, []channelNodes) {
 	items := l.sequence(n, "channels")
@@ -830,6 +832,7 @@ func (l *loader) decodeChannels(n *yaml.Node) ([]Channel, []channelNodes) {
 				valid = l.cron(f, "digest", &ch.Digest) && valid
 			}
 		}
+		valid = l.decodeFollowUps(f, &ch) && valid
 		if valid {
 			out = append(out, ch)
 			nodes = append(nodes, cn)

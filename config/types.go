@@ -109,6 +109,8 @@ type Defaults struct {
 	Schedule  string
 	Backfill  time.Duration
 	Retention time.Duration
+	// FollowUpWindow is the channels' follow_up_window unless they set one.
+	FollowUpWindow time.Duration
 }
 
 // Summary configures how summaries are made.
@@ -229,6 +231,12 @@ type Channel struct {
 	Topics  []string
 	Sources []string
 	Digest  string // cron spec; "" for instant alerts
+	// FollowUps is FollowUpThread or FollowUpChannel; FollowUpWindow is
+	// how recent the alert a follow-up replies to must be; ReplyBroadcast
+	// shows Slack thread replies in the channel too.
+	FollowUps      string
+	FollowUpWindow time.Duration
+	ReplyBroadcast bool
 }
 
 // Platform names the chat platform of a channel: "slack" or "matrix".

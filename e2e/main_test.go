@@ -36,6 +36,8 @@ type source struct {
 type channel struct {
 	id, slack, matrix, digest string
 	topics, sources           []string
+	// followUps is the channel's follow_ups ("" leaves the default).
+	followUps string
 }
 
 // setup is what a test config is made of.
@@ -106,6 +108,9 @@ func (s setup) yaml() string {
 		}
 		if ch.digest != "" {
 			fmt.Fprintf(&b, "    digest: %q\n", ch.digest)
+		}
+		if ch.followUps != "" {
+			fmt.Fprintf(&b, "    follow_ups: %s\n", ch.followUps)
 		}
 	}
 	if s.admin != "" {

@@ -50,6 +50,7 @@ func newMatrixRoom(t *testing.T) *matrixRoom {
 
 // notice is one message of the bot as the reader sees it.
 type notice struct {
+	ev      *event.Event
 	alertID string
 	msgtype string
 	body    string
@@ -74,7 +75,7 @@ func (m *matrixRoom) botMessages(t *testing.T) []notice {
 			if ev.Type != event.EventMessage || ev.Sender.String() != m.botUser {
 				continue
 			}
-			n := notice{}
+			n := notice{ev: ev}
 			n.alertID, _ = ev.Content.Raw[matrix.AlertIDField].(string)
 			n.msgtype, _ = ev.Content.Raw["msgtype"].(string)
 			n.body, _ = ev.Content.Raw["body"].(string)

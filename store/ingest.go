@@ -57,6 +57,8 @@ type IngestResult struct {
 	NewItems                            []policywire.Item  // archived for the first time (for the search index)
 	Alerts                              []policywire.Alert // outbox rows written (new alerts)
 	Updated                             []policywire.Item  // revised items (for the search index)
+	// Edits counts the edits of delivered messages queued or rewritten.
+	Edits int
 }
 
 // Ingest archives one poll of one source in one write transaction: new
@@ -73,6 +75,9 @@ func (s *Store) Ingest(b Batch, route Router) (IngestResult, error) {
 	}
 	s.ingestMu.Lock()
 	defer s.ingestMu.Unlock()
+	if err := s.ensureTitles(); err != nil {
+		return IngestResult{}, err
+	}
 	now := s.now()
 	var in *ingestTx
 	err := s.update("ingest of source "+b.Source, func(tx *bolt.Tx) error {
@@ -328,6 +333,7 @@ func (in *ingestTx) sameItem(rec *itemRecord, it policywire.Item) error {
 	if err := in.putIdentities(it, rec.seq); err != nil {
 		return err
 	}
+	before := rec.Item
 	changed := false
 	if it.URL != "" && it.URL != rec.Item.URL {
 		rec.Item.URL, rec.Item.CanonicalURL = it.URL, it.CanonicalURL
@@ -337,7 +343,10 @@ func (in *ingestTx) sameItem(rec *itemRecord, it policywire.Item) error {
 	if it.Title == rec.Item.Title && h == rec.SummaryHash {
 		in.res.Unchanged++
 		if changed {
-			return putItemRecord(in.tx, rec)
+			if err := putItemRecord(in.tx, rec); err != nil {
+				return err
+			}
+			return in.editRevised(rec, before)
 		}
 		return nil
 	}
@@ -365,7 +374,10 @@ func (in *ingestTx) sameItem(rec *itemRecord, it policywire.Item) error {
 	}
 	in.res.Revised++
 	in.res.Updated = append(in.res.Updated, rec.Item)
-	return in.reviseQueued(rec)
+	if err := in.reviseQueued(rec); err != nil {
+		return err
+	}
+	return in.editRevised(rec, before)
 }
 
 // reviseQueued shows a revision in the alerts about the item that are
@@ -427,13 +439,19 @@ func (in *ingestTx) join(st *storyRecord, m storyMember, it policywire.Item, rou
 		if err != nil {
 			return err
 		}
-		if row == nil || hasAlso(row.Alert, also) {
-			continue // delivered already: the member is only recorded
+		if row == nil {
+			continue // delivered already: editJoined edits its message
+		}
+		if hasAlso(row.Alert, also) {
+			continue
 		}
 		row.Alert.Also = append(row.Alert.Also, also)
 		if err := putRow(b, ref.Key, row); err != nil {
 			return err
 		}
+	}
+	if err := in.editJoined(st, also); err != nil {
+		return err
 	}
 	if routed {
 		if err := in.alert(st, it, earlier); err != nil {

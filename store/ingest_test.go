@@ -320,8 +320,9 @@ func TestStoryFromTwoSourcesAfterDelivery(t *testing.T) {
 	}
 	clk.Advance(time.Hour)
 	r := ingest(t, s, "eeas-press", storyRouter, eeas)
-	if got := outbox(t, s, "eu-desk"); len(got) != 0 {
-		t.Fatalf("eu-desk got the story again: %q", titles(got))
+	// The delivered message is edited to name the new source; no new alert.
+	if got := outbox(t, s, "eu-desk"); len(got) != 1 || got[0].Edit == nil || got[0].Edit.Ref != "1727270000.000100" {
+		t.Fatalf("eu-desk rows %q, want one edit of the delivered message", titles(got))
 	}
 	if len(r.Alerts) != 1 || r.Alerts[0].Channel != "diplomacy-room" {
 		t.Errorf("alerts %+v, want only the diplomacy room's", r.Alerts)

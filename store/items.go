@@ -138,9 +138,9 @@ func (s *Store) ForEachItem(fn func(policywire.Item) error) error {
 // ItemCount is the number of items in the archive (pruned ones excluded).
 func (s *Store) ItemCount() (int, error) {
 	n := 0
-	err := s.db.View(func(tx *bolt.Tx) error {
-		n = tx.Bucket(bucketItems).Stats().KeyN
-		return nil
+	err := s.db.View(func(tx *bolt.Tx) (err error) {
+		n, err = itemCount(tx)
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("store: item count: %w", err)
@@ -153,19 +153,9 @@ func (s *Store) ItemCount() (int, error) {
 func (s *Store) AlsoReported(itemID string) ([]policywire.AlsoReported, error) {
 	var out []policywire.AlsoReported
 	err := s.db.View(func(tx *bolt.Tx) error {
-		rec, err := itemByIdentity(tx, itemID)
-		if err != nil || rec == nil {
-			return err
-		}
-		st, err := getStory(tx, rec)
-		if err != nil {
-			return err
-		}
-		if err := hydrate(tx, st.Members); err != nil {
-			return err
-		}
-		out = alsoFrom(st.Members, rec.Item.Source)
-		return nil
+		var err error
+		out, err = storySources(tx, itemID)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: also reported %q: %w", itemID, err)
@@ -190,10 +180,12 @@ func (s *Store) Prune(before time.Time) (int, error) {
 				old = append(old, bytes.Clone(k))
 			}
 		}
+		removed := 0
 		for _, k := range old {
 			id := k[8:]
 			if v := items.Get(id); v != nil {
 				n++
+				removed++
 				var rec itemRecord
 				if err := decode(v, &rec); err == nil && rec.Item.URL != "" {
 					if err := tx.Bucket(bucketArticles).Delete(boundedKey(rec.Item.URL)); err != nil {
@@ -210,6 +202,9 @@ func (s *Store) Prune(before time.Time) (int, error) {
 			if err := tx.Bucket(bucketDates).Delete(k); err != nil {
 				return err
 			}
+		}
+		if err := addPruned(tx, removed); err != nil {
+			return err
 		}
 		var stale [][]byte
 		err := tx.Bucket(bucketArticles).ForEach(func(k, v []byte) error {

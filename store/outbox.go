@@ -35,6 +35,9 @@ type OutboxRow struct {
 	ParkReason string
 	// DigestID is set once the row was attempted as part of a digest.
 	DigestID string
+	// Edit is set on a row that edits the message of a delivered alert
+	// instead of posting one.
+	Edit *EditTarget
 }
 
 func rowFrom(channel string, key []byte, rec *outboxRecord) OutboxRow {
@@ -43,6 +46,7 @@ func rowFrom(channel string, key []byte, rec *outboxRecord) OutboxRow {
 		Enqueued: rec.Enqueued, Attempts: rec.Attempts, NotBefore: rec.NotBefore,
 		LastError: rec.LastError, Parked: rec.Parked, ParkReason: rec.ParkReason,
 		DigestID: rec.DigestID,
+		Edit:     rec.Edit.target(),
 	}
 }
 
@@ -126,7 +130,7 @@ func (s *Store) OutboxDepth() (map[string]int, error) {
 // with the chat server's reference. A row already gone is not an error.
 func (s *Store) Delivered(channel string, key []byte, ref string) error {
 	err := s.update(outboxWrite(channel), func(tx *bolt.Tx) error {
-		return deliverRow(tx, channel, key, ref, s.now())
+		return deliverRow(tx, channel, key, Message{Ref: ref}, false, s.now())
 	})
 	if err != nil {
 		return fmt.Errorf("store: delivered %s/%x: %w", channel, key, err)
@@ -148,7 +152,7 @@ func (s *Store) DeliveredDigest(channel string, keys [][]byte, refs []string) er
 			case len(refs) > 0:
 				ref = refs[len(refs)-1]
 			}
-			if err := deliverRow(tx, channel, k, ref, now); err != nil {
+			if err := deliverRow(tx, channel, k, Message{Ref: ref}, true, now); err != nil {
 				return err
 			}
 		}
@@ -361,6 +365,11 @@ func (s *Store) LatestDelivered(channel string, n int) ([]policywire.Alert, erro
 			if err := decode(v, &a); err != nil {
 				return fmt.Errorf("delivery %x: %w", k, err)
 			}
+			if ids := deliveredBucket(tx, channel, subDeliveredIDs); ids != nil {
+				if dr, err := getDelivery(ids, a.ID); err == nil && dr != nil {
+					a.ThreadReplies = dr.Replies
+				}
+			}
 			out = append(out, a)
 		}
 		return nil
@@ -422,52 +431,6 @@ func getRow(tx *bolt.Tx, channel string, key []byte, alertID string) (*outboxRec
 		return nil, nil, nil
 	}
 	return &rec, b, nil
-}
-
-func deliverRow(tx *bolt.Tx, channel string, key []byte, ref string, now time.Time) error {
-	b := tx.Bucket(bucketOutbox).Bucket([]byte(channel))
-	if b == nil {
-		return nil
-	}
-	v := b.Get(key)
-	if v == nil {
-		return nil // delivered before
-	}
-	var rec outboxRecord
-	if err := decode(v, &rec); err != nil {
-		return err
-	}
-	ch, err := tx.Bucket(bucketDeliveries).CreateBucketIfNotExists([]byte(channel))
-	if err != nil {
-		return err
-	}
-	ids, err := ch.CreateBucketIfNotExists(subDeliveredIDs)
-	if err != nil {
-		return err
-	}
-	log, err := ch.CreateBucketIfNotExists(subDeliveredLog)
-	if err != nil {
-		return err
-	}
-	dv, err := encode(deliveryRecord{Ref: ref, At: now})
-	if err != nil {
-		return err
-	}
-	if err := ids.Put([]byte(rec.Alert.ID), dv); err != nil {
-		return err
-	}
-	av, err := encode(rec.Alert)
-	if err != nil {
-		return err
-	}
-	seq, err := log.NextSequence()
-	if err != nil {
-		return err
-	}
-	if err := log.Put(u64(seq), av); err != nil {
-		return err
-	}
-	return b.Delete(key)
 }
 
 func forChannels(tx *bolt.Tx, channel string, fn func(*bolt.Bucket) error) error {

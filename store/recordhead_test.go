@@ -101,6 +101,21 @@ func BenchmarkDecodeHead(b *testing.B) {
 			}
 		}
 	})
+	b.Run("decodeTitleHead", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := decodeTitleHead(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("full record", func(b *testing.B) {
+		for b.Loop() {
+			var r itemRecord
+			if err := decode(data, &r); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("encoding/json", func(b *testing.B) {
 		for b.Loop() {
 			var h itemHead
@@ -109,4 +124,32 @@ func BenchmarkDecodeHead(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestDecodeTitleHeadIsEncodingJSON: what the title index reads of a
+// record, without its text, is what encoding/json reads, odd records
+// included.
+func TestDecodeTitleHeadIsEncodingJSON(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 5000 {
+		s := func() string { return oddStrings[r.IntN(len(oddStrings))] }
+		rec := itemRecord{Item: oddRecordItem(r), SourceName: s(), FirstSeen: oddTime(r), Story: s(),
+			StorySeq: r.Uint64N(3) * r.Uint64(), Revisions: r.IntN(5) - 1, PrevTitle: s(), SummaryHash: s()}
+		data, err := encodeItemRecord(&rec)
+		if err != nil {
+			continue
+		}
+		var want itemRecord
+		if err := json.Unmarshal(data, &want); err != nil {
+			t.Fatalf("encoding/json cannot read %s: %v", data, err)
+		}
+		got, err := decodeTitleHead(data)
+		if err != nil {
+			t.Fatalf("decodeTitleHead(%s): %v", data, err)
+		}
+		if got.Item.Source != want.Item.Source || got.Item.Title != want.Item.Title || got.StorySeq != want.StorySeq ||
+			!got.Item.Published.Equal(want.Item.Published) || !got.Item.Updated.Equal(want.Item.Updated) || !got.FirstSeen.Equal(want.FirstSeen) {
+			t.Fatalf("decodeTitleHead(%s)\n got %+v %v %v\nwant %+v %v %v", data, got.Item, got.FirstSeen, got.StorySeq, want.Item, want.FirstSeen, want.StorySeq)
+		}
+	}
 }

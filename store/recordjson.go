@@ -36,6 +36,9 @@ func encodeItemRecord(rec *itemRecord) ([]byte, error) {
 // encodeOutboxRecord is encode(rec).
 func encodeOutboxRecord(rec *outboxRecord) ([]byte, error) {
 	a := &rec.Alert
+	if rec.Edit != nil || a.Edited != nil || a.ThreadRoot != "" || a.Broadcast {
+		return encode(rec) // rare rows: edits and follow-ups
+	}
 	n := 640 + itemSize(&a.Item) + len(a.SourceName) + len(rec.LastError) + len(rec.DigestID)
 	for _, r := range a.Also {
 		n += 64 + len(r.SourceName) + len(r.Title) + len(r.URL)

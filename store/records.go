@@ -65,11 +65,34 @@ type outboxRecord struct {
 	// DigestID is the digest the row was first attempted in; set, it
 	// fixes which rows that digest holds across retries and restarts.
 	DigestID string `json:"digest_id,omitempty"`
+	// Edit is set on a row that edits a delivered message (see edits.go).
+	Edit *editRecord `json:"edit,omitempty"`
 }
 
+// deliveryRecord is one alert delivered to one channel: where its message
+// is (Target, Ref), where its content is kept (LogSeq), and what has
+// happened to it since (see deliveries.go). Records of version 3 have Ref
+// and At only.
 type deliveryRecord struct {
 	Ref string    `json:"ref,omitempty"`
 	At  time.Time `json:"at"`
+	// Target is the Slack channel or Matrix room the message is in; ""
+	// on records older than version 4 (the channel's current target).
+	Target string `json:"target,omitempty"`
+	// LogSeq is the key of the delivered alert in the channel's log.
+	LogSeq uint64 `json:"log_seq,omitempty"`
+	Digest bool   `json:"digest,omitempty"`
+	// Thread is the message this one replied to, for a follow-up.
+	Thread string `json:"thread,omitempty"`
+	// Replies counts the follow-ups posted in this message's thread.
+	Replies int `json:"replies,omitempty"`
+	// Edits counts the edits applied; EditKey is the pending edit row.
+	Edits   int    `json:"edits,omitempty"`
+	EditKey []byte `json:"edit_key,omitempty"`
+	// EditVersions counts the contents edit rows of the message held.
+	EditVersions int `json:"edit_versions,omitempty"`
+	// Gone is set once the chat server said the message no longer exists.
+	Gone bool `json:"gone,omitempty"`
 }
 
 type articleRecord struct {

@@ -20,7 +20,7 @@ var (
 	bucketSeen          = []byte("seen")          // other identities (hash) → item sequence; survives pruning
 	bucketSources       = []byte("sources")       // source id → SourceState
 	bucketOutbox        = []byte("outbox")        // channel → (pub time, seq) → outboxRecord
-	bucketDeliveries    = []byte("deliveries")    // channel → {ids: alert id → deliveryRecord, log: seq → Alert}
+	bucketDeliveries    = []byte("deliveries")    // channel → {ids: alert id → deliveryRecord, log: seq → Alert, threads: reference → threadRecord [v4]}
 	bucketSubscriptions = []byte("subscriptions") // seq → Subscription
 	bucketStories       = []byte("stories")       // sequence of the story's first item → storyRecord
 	bucketArticles      = []byte("articles")      // URL → articleRecord
@@ -46,6 +46,7 @@ type migration struct {
 var migrations = []migration{
 	{to: 2, what: "key items by sequence, index them by date", run: migrateToSequences},
 	{to: 3, what: "key the date index by period", run: migrateDatePeriods},
+	{to: 4, what: "record where delivered alerts are, for edits and threads", run: migrateDeliveryMessages},
 }
 
 // SchemaVersion is the version of the layout this code writes.

@@ -60,9 +60,13 @@ type Store struct {
 
 	// ingestMu serializes Ingest so that the in-memory title index is
 	// updated in the same order as the transactions commit.
-	ingestMu   sync.Mutex
-	titles     *titleIndex
-	lastExpire time.Time // guarded by ingestMu
+	ingestMu sync.Mutex
+	titles   *titleIndex
+	// titlesLoaded is set once the title index holds the archive's recent
+	// stories; it is filled on the first ingest, not at open, so that a
+	// process with nothing new to ingest never reads the archive.
+	titlesLoaded bool
+	lastExpire   time.Time // guarded by ingestMu
 
 	writes writeHealth
 }
@@ -165,7 +169,12 @@ func (s *Store) load(o Options) (err error) {
 	if err := s.prepare(o.ReadOnly); err != nil {
 		return err
 	}
-	return s.loadTitles()
+	if !o.ReadOnly {
+		if err := countItemsOnce(s.db); err != nil {
+			return fmt.Errorf("store: count the items of %s: %w", s.path, err)
+		}
+	}
+	return nil
 }
 
 // Close closes the database file.

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -359,6 +361,26 @@ func ceilMul(t float64, n int) int {
 	return c
 }
 
+// ensureTitles loads the title index unless it is loaded; ingestMu is held.
+func (s *Store) ensureTitles() (err error) {
+	if s.titlesLoaded {
+		return nil
+	}
+	// The first read of the archive's records: a damaged file is reported
+	// as at open, not a crash.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = &damagedError{path: s.path, cause: fmt.Errorf("%v", r)}
+		}
+	}()
+	if err := s.loadTitles(); err != nil {
+		return err
+	}
+	s.titlesLoaded = true
+	return nil
+}
+
 // loadTitles fills the in-memory title index with the stories started in
 // the last window (and any dated in the future), from the date index.
 func (s *Store) loadTitles() error {
@@ -369,8 +391,8 @@ func (s *Store) loadTitles() error {
 		// every story first seen, or dated, within the window.
 		c := tx.Bucket(bucketItems).Cursor()
 		for k, v := c.Last(); k != nil; k, v = c.Prev() {
-			var rec itemRecord
-			if err := decode(v, &rec); err != nil {
+			rec, err := decodeTitleHead(v)
+			if err != nil {
 				return fmt.Errorf("item %d: %w", be64(k), err)
 			}
 			seq := be64(k)
@@ -392,4 +414,60 @@ func (s *Store) loadTitles() error {
 	slices.Reverse(entries)
 	s.titles.load(entries)
 	return nil
+}
+
+// decodeTitleHead reads what the title index needs of an item record —
+// source, title, dates, first sighting, story — stepping over the text,
+// which is most of its bytes: a start after a first poll reads every
+// record of the window. Records of another shape go through
+// encoding/json.
+func decodeTitleHead(data []byte) (*itemRecord, error) {
+	var rec itemRecord
+	var published, updated, firstSeen string
+	_, err := walkObject(data, 0, func(key []byte, data []byte, i int) (int, error) {
+		switch string(key) {
+		case "item":
+			return walkObject(data, i, func(key []byte, data []byte, i int) (int, error) {
+				switch string(key) {
+				case "source":
+					return readString(data, i, &rec.Item.Source)
+				case "title":
+					return readString(data, i, &rec.Item.Title)
+				case "published":
+					return readString(data, i, &published)
+				case "updated":
+					return readString(data, i, &updated)
+				}
+				return skipValue(data, i)
+			})
+		case "first_seen":
+			return readString(data, i, &firstSeen)
+		case "story_seq":
+			end := valueEnd(data, i)
+			n, err := strconv.ParseUint(string(data[i:end]), 10, 64)
+			if err != nil {
+				return 0, errRecordShape
+			}
+			rec.StorySeq = n
+			return end, nil
+		}
+		return skipValue(data, i)
+	})
+	for _, t := range []struct {
+		text string
+		dst  *time.Time
+	}{{published, &rec.Item.Published}, {updated, &rec.Item.Updated}, {firstSeen, &rec.FirstSeen}} {
+		if err != nil || t.text == "" {
+			continue
+		}
+		*t.dst, err = time.Parse(time.RFC3339Nano, t.text)
+	}
+	if err != nil {
+		var full itemRecord
+		if derr := decode(data, &full); derr != nil {
+			return nil, derr
+		}
+		return &full, nil
+	}
+	return &rec, nil
 }

@@ -58,6 +58,8 @@ var urlUnsafe = strings.NewReplacer(`"`, "%22", "<", "%3C", ">", "%3E", `\`, "%5
 type content struct {
 	event.MessageEventContent
 	AlertID string `json:"org.policywire.alert_id,omitempty"`
+	// EditKey marks an edit with the alert and version it applies.
+	EditKey string `json:"org.policywire.edit,omitempty"`
 }
 
 // renderer turns alerts and digests into Matrix message content.
@@ -159,6 +161,10 @@ func (r *renderer) alertAt(a policywire.Alert, level int) content {
 		}
 		body.WriteString(sep + "Also reported by: " + plain)
 		fmtd.WriteString("<p>Also reported by: " + rich + "</p>")
+	}
+	if note := a.Edited.Note(r.loc); note != "" {
+		body.WriteString("\n" + note)
+		fmtd.WriteString("<p><em>" + html.EscapeString(note) + "</em></p>")
 	}
 
 	c := content{AlertID: a.ID}
@@ -288,7 +294,13 @@ func (r *renderer) digestItem(a policywire.Alert) digestItem {
 		plain += "\n  " + link
 		rich = fmt.Sprintf(`<li><a href="%s">%s</a>`, html.EscapeString(link), html.EscapeString(title))
 	}
-	rich += html.EscapeString(suffix) + "</li>"
+	rich += html.EscapeString(suffix)
+	if len(a.Also) > 0 {
+		alsoPlain, alsoRich := r.also(a.Also, false)
+		plain += "\n  Also reported by: " + alsoPlain
+		rich += "<br>Also reported by: " + alsoRich
+	}
+	rich += "</li>"
 	return digestItem{plain: plain, rich: rich, size: jsonSize(plain) + jsonSize(rich)}
 }
 

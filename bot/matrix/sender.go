@@ -362,7 +362,9 @@ func (s *Sender) Send(ctx context.Context, roomID string, a policywire.Alert) (s
 	}
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
-	return s.send(ctx, roomID, txnID(a.ID), s.render.alert(a), "alert", a.ID)
+	c := s.render.alert(a)
+	threadAlert(&c, a)
+	return s.send(ctx, roomID, txnID(a.ID), c, "alert", a.ID)
 }
 
 // SendChecked looks through the bot's recent events in the room for an

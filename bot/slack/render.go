@@ -76,8 +76,11 @@ func RenderAlert(a policywire.Alert, loc *time.Location) ([]slack.Block, string)
 		blocks = append(blocks, contextText(escapeLimit("References: "+strings.Join(refs, ", "), maxSectionText)))
 	}
 
-	if also := alsoLine(a.Also); also != "" {
+	if also := alsoLine(a.Also, true); also != "" {
 		blocks = append(blocks, contextText(also))
+	}
+	if note := a.Edited.Note(loc); note != "" {
+		blocks = append(blocks, contextText(escapeText(note)))
 	}
 
 	return blocks, alertFallback(a, title, loc)
@@ -104,7 +107,7 @@ func alertFallback(a policywire.Alert, title string, loc *time.Location) string 
 }
 
 // renderDigestItem is one entry of a digest: the linked title, then source
-// and date.
+// and date, then the story's other sources.
 func renderDigestItem(a policywire.Alert, loc *time.Location) string {
 	it := a.Item
 	title := displayTitle(it)
@@ -119,6 +122,9 @@ func renderDigestItem(a policywire.Alert, loc *time.Location) string {
 	}
 	if len(meta) > 0 {
 		line += "\n" + strings.Join(meta, " · ")
+	}
+	if also := alsoLine(a.Also, false); also != "" {
+		line += "\n" + also
 	}
 	return limitMarkup(line, maxSectionText)
 }
@@ -208,9 +214,10 @@ func linkedTitle(title, link string, linked bool) string {
 	return "*" + escaped + "*"
 }
 
-// alsoLine renders "Also reported by: <url|Source>, …", dropping entries
-// (never cutting one in half) to stay within a context block's limit.
-func alsoLine(also []policywire.AlsoReported) string {
+// alsoLine renders "Also reported by: <url|Source>, …" (the names alone
+// unless linked), dropping entries (never cutting one in half) to stay
+// within a context block's limit.
+func alsoLine(also []policywire.AlsoReported, linked bool) string {
 	const prefix = "Also reported by: "
 	var entries []string
 	for _, ar := range also {
@@ -222,7 +229,7 @@ func alsoLine(also []policywire.AlsoReported) string {
 			name = "another source"
 		}
 		name = truncateRunes(name, maxTitleRunes)
-		if u, ok := safeURL(ar.URL); ok && utf16Len(u) <= maxLinkURL {
+		if u, ok := safeURL(ar.URL); linked && ok && utf16Len(u) <= maxLinkURL {
 			entries = append(entries, "<"+u+"|"+escapeText(name)+">")
 		} else {
 			entries = append(entries, escapeText(name))

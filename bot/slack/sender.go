@@ -172,8 +172,8 @@ func (s *Sender) sendAlert(ctx context.Context, channelID string, a policywire.A
 		return "", &bot.PermanentError{Reason: "alert has no id", Err: errors.New("slack: alert without id")}
 	}
 	blocks, fallback := RenderAlert(a, s.loc)
-	m := marker{eventType: AlertEventType, payload: map[string]string{"alert_id": a.ID}}
-	return s.deliver(ctx, channelID, m, checkFirst, messageOptions(blocks, fallback, &m))
+	m := marker{eventType: AlertEventType, payload: map[string]string{"alert_id": a.ID}, thread: a.ThreadRoot}
+	return s.deliver(ctx, channelID, m, checkFirst, append(messageOptions(blocks, fallback, &m), threadOptions(a)...))
 }
 
 // SendDigest posts a digest as as many messages as Slack's limits need and
@@ -262,6 +262,9 @@ func validTarget(channelID string) error {
 type marker struct {
 	eventType string
 	payload   map[string]string
+	// thread is the ts of the thread a reply is posted in ("" for none):
+	// an earlier copy is looked for among its replies.
+	thread string
 }
 
 func (m marker) metadata() slack.SlackMetadata {
@@ -403,6 +406,9 @@ func (s *Sender) block(channel string, d time.Duration) {
 
 // findPosted looks for a message carrying m in the channel's recent history.
 func (s *Sender) findPosted(ctx context.Context, channel string, m marker) (string, bool, error) {
+	if m.thread != "" {
+		return s.findReply(ctx, channel, m)
+	}
 	oldest := time.Now().Add(-s.window)
 	params := &slack.GetConversationHistoryParameters{
 		ChannelID:          channel,

@@ -461,6 +461,9 @@ func TestSendDigestSplitsWithinSlackLimits(t *testing.T) {
 					if !strings.Contains(b.Text.Text, "\nEuropean Commission – Press corner · 27 Nov 2026 14:05 CET") {
 						t.Errorf("item without source and date: %q", b.Text.Text)
 					}
+					if !strings.HasSuffix(b.Text.Text, "\nAlso reported by: EEAS, consilium") {
+						t.Errorf("item without the story's other sources: %q", b.Text.Text)
+					}
 					next++
 				}
 			}

@@ -191,6 +191,9 @@ func newSearchCmd(a *app) *cobra.Command {
 				}
 				defer idx.Close()
 				hits, err = idx.Search(cmd.Context(), q, policywire.SearchOptions{Limit: limit, Now: now})
+				if err == nil {
+					err = st.AddStorySources(hits)
+				}
 				if err != nil {
 					return err
 				}
@@ -226,7 +229,7 @@ func newSearchCmd(a *app) *cobra.Command {
 				if d := h.Item.Date(); !d.IsZero() {
 					date = " · " + d.In(cfg.Location).Format(bot.DateLayout)
 				}
-				fmt.Fprintf(a.stdout, "%d. %s\n   %s\n   %s%s\n", i+1, h.Item.Title, h.Item.URL, name, date)
+				fmt.Fprintf(a.stdout, "%d. %s\n   %s\n   %s%s%s\n", i+1, h.Item.Title, h.Item.URL, name, date, bot.AlsoNote(cfg, h.Also))
 				if h.Snippet != "" {
 					fmt.Fprintf(a.stdout, "   %s\n", h.Snippet)
 				}

@@ -24,6 +24,8 @@ func newBenchCmd(a *app) *cobra.Command {
 		seed                     uint64
 		cpuProfile, memProfile   string
 		heapProfile              string
+		processSources           []int
+		processOnly              bool
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -60,11 +62,15 @@ func newBenchCmd(a *app) *cobra.Command {
 			}
 			set("search-sizes", func() { opts.SearchSizes = searchSizes })
 			set("seed", func() { opts.Seed = seed })
+			set("process-sources", func() { opts.ProcessSources = slices.DeleteFunc(processSources, func(n int) bool { return n <= 0 }) })
+			opts.ProcessOnly = processOnly
+			exe, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("bench: cannot find the policywire executable: %w", err)
+			}
+			// The whole-process figures run this same binary.
+			opts.Exe = exe
 			if !inProcess {
-				exe, err := os.Executable()
-				if err != nil {
-					return fmt.Errorf("bench: cannot find the policywire executable for the fixture server: %w", err)
-				}
 				opts.Spawn = bench.ChildProcess(exe, "bench", "fixtures")
 			}
 			opts.Progress = a.stderr
@@ -99,6 +105,8 @@ func newBenchCmd(a *app) *cobra.Command {
 	f.IntSliceVar(&searchSizes, "search-sizes", nil, "archive sizes to search (default 10000,100000,1000000)")
 	f.Uint64Var(&seed, "seed", 0, "seed of the synthetic sources (default fixed)")
 	f.BoolVar(&inProcess, "in-process", false, "run the fixture server inside this process (its cost then counts in the figures)")
+	f.IntSliceVar(&processSources, "process-sources", nil, "numbers of sources the whole-process figures (run --once and run as children) are taken\nover; 0 skips them (default 1000; --quick: 50)")
+	f.BoolVar(&processOnly, "process-only", false, "take only the whole-process figures")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	f.StringVar(&memProfile, "memprofile", "", "write an allocation profile of the run to this file")
 	f.StringVar(&heapProfile, "heapprofile", "", "write the in-use heap near the run's highest memory to this file")

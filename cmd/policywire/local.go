@@ -60,6 +60,9 @@ func controlHandler(b *bot.Bot, st *store.Store, idx *index.Index) http.Handler 
 			}
 		}
 		hits, err := b.FreshSearcher(idx).Search(r.Context(), q, policywire.SearchOptions{Limit: max(limit, 1), Now: now})
+		if err == nil {
+			err = st.AddStorySources(hits)
+		}
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return

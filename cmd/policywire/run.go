@@ -51,6 +51,11 @@ func newRunCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			stopProfile, err := startProfile()
+			if err != nil {
+				return err
+			}
+			defer stopProfile()
 			if f.once {
 				return a.runOnce(cmd.Context(), cfg, f)
 			}
@@ -95,12 +100,12 @@ func (a *app) runOnce(ctx context.Context, cfg *config.Config, f runFlags) error
 			defer mx.Close()
 		}
 		opts.Senders = senders
-		if idx, err := openIndex(ctx, cfg, st, logger); err == nil {
-			defer idx.Close()
-			opts.Index = idx
-		} else {
-			logger.Warn("search index unavailable; items are archived and reindex rebuilds it", "err", err)
+		idx, err := newLazyIndex(ctx, cfg, st, logger)
+		if err != nil {
+			return err
 		}
+		defer idx.Close()
+		opts.Index = idx
 	}
 	b, err := bot.New(opts)
 	if err != nil {
@@ -369,10 +374,10 @@ func (l *lateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // applyMemoryLimit gives the process its soft memory limit and says which.
 func applyMemoryLimit(logger *slog.Logger) {
-	limit, fromEnv := memlimit.Apply()
-	source := "default; GOMEMLIMIT sets another"
-	if fromEnv {
-		source = "GOMEMLIMIT"
+	limit, from := memlimit.Apply()
+	source := string(from)
+	if from == memlimit.FromDefault {
+		source = "default; GOMEMLIMIT sets another"
 	}
 	if memlimit.Unlimited(limit) {
 		logger.Info("no soft memory limit", "from", source)

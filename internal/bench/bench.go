@@ -64,6 +64,16 @@ type Options struct {
 	// HeapProfile, when set, receives the in-use heap as it was near the
 	// run's highest anonymous memory.
 	HeapProfile io.Writer
+	// Exe is the policywire binary whose whole-process figures are taken
+	// (run --once and the daemon, as children); "" skips them.
+	Exe string
+	// ProcessSources are the numbers of sources the whole-process figures
+	// are taken over; DaemonPeriod is the daemon's schedule for its steady
+	// and changed cycles, longer than one cycle takes.
+	ProcessSources []int
+	DaemonPeriod   time.Duration
+	// ProcessOnly skips everything but the whole-process figures.
+	ProcessOnly bool
 	// Quick marks the report as the reduced run.
 	Quick bool
 	// Command is the command line shown in the report.
@@ -101,6 +111,11 @@ func FullOptions() Options {
 		SearchQueries: 400,
 		SearchBudget:  15 * time.Minute,
 		Seed:          20260101,
+		// The table is per 1,000 sources; the daemon's cycles
+		// are a period apart, and a steady cycle of 1,000 sources takes a
+		// few seconds even on a loaded machine.
+		ProcessSources: []int{1000},
+		DaemonPeriod:   30 * time.Second,
 	}
 }
 
@@ -113,6 +128,10 @@ func QuickOptions() Options {
 	o.SearchSizes = []int{2_000, 10_000}
 	o.SearchQueries = 200
 	o.SearchBudget = 0
+	// Only that the whole-process measurement works: its cold poll waits
+	// for the Slack sender's pacing of one post a second per channel.
+	o.ProcessSources = []int{50}
+	o.DaemonPeriod = 6 * time.Second
 	o.Quick = true
 	return o
 }
@@ -137,6 +156,9 @@ func (o *Options) fill() {
 	if o.Seed == 0 {
 		o.Seed = d.Seed
 	}
+	if o.DaemonPeriod <= 0 {
+		o.DaemonPeriod = d.DaemonPeriod
+	}
 	if o.Progress == nil {
 		o.Progress = io.Discard
 	}
@@ -153,12 +175,13 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	opts.fill()
 	started := time.Now()
 	rep := &Report{
-		Command:  opts.Command,
-		Quick:    opts.Quick,
-		Machine:  describeMachine(),
-		Targets:  Targets(),
-		Started:  started.UTC(),
-		Fixtures: "in-process",
+		Command:     opts.Command,
+		Quick:       opts.Quick,
+		ProcessOnly: opts.ProcessOnly,
+		Machine:     describeMachine(),
+		Targets:     Targets(),
+		Started:     started.UTC(),
+		Fixtures:    "in-process",
 	}
 	if opts.Spawn != nil {
 		rep.Fixtures = "child process"
@@ -185,8 +208,11 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	steps := []struct {
 		name string
 		run  func(context.Context) error
-	}{{"pipeline", r.pipelines}, {"ingest", r.ingest}, {"floor", r.floor}, {"search", r.search}, {"encrypt", r.encrypt}}
+	}{{"pipeline", r.pipelines}, {"process", r.processes}, {"ingest", r.ingest}, {"floor", r.floor}, {"search", r.search}, {"encrypt", r.encrypt}}
 	for _, step := range steps {
+		if opts.ProcessOnly && step.name != "process" {
+			continue
+		}
 		var err error
 		// A CPU profile of the run can be cut by step: -tagfocus phase=ingest.
 		pprof.Do(ctx, pprof.Labels("phase", step.name), func(ctx context.Context) { err = step.run(ctx) })

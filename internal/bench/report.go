@@ -17,17 +17,21 @@ import (
 
 // Report is everything one Run measured.
 type Report struct {
-	Command  string        `json:"command,omitempty"`
-	Quick    bool          `json:"quick"`
-	Started  time.Time     `json:"started"`
-	Seconds  float64       `json:"seconds"`
-	Machine  Machine       `json:"machine"`
-	Fixtures string        `json:"fixtures"` // "child process" or "in-process"
-	Pipeline []PipelineRun `json:"pipeline"`
-	Ingest   IngestResult  `json:"ingest"`
-	Floor    Floor         `json:"floor"`
-	Search   []SearchRun   `json:"search"`
-	Encrypt  EncryptResult `json:"encrypt"`
+	Command string `json:"command,omitempty"`
+	Quick   bool   `json:"quick"`
+	// ProcessOnly marks a report of the whole-process figures alone.
+	ProcessOnly bool          `json:"process_only,omitempty"`
+	Started     time.Time     `json:"started"`
+	Seconds     float64       `json:"seconds"`
+	Machine     Machine       `json:"machine"`
+	Fixtures    string        `json:"fixtures"` // "child process" or "in-process"
+	Pipeline    []PipelineRun `json:"pipeline"`
+	// Processes are the whole-process figures of the policywire binary.
+	Processes []ProcessRun  `json:"processes"`
+	Ingest    IngestResult  `json:"ingest"`
+	Floor     Floor         `json:"floor"`
+	Search    []SearchRun   `json:"search"`
+	Encrypt   EncryptResult `json:"encrypt"`
 	// MaxRSSBytes is getrusage's peak resident size of the whole run.
 	MaxRSSBytes int64          `json:"maxrss_bytes"`
 	Targets     []Target       `json:"targets"`
@@ -166,6 +170,12 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "load average at start: %s; at end: %s; Go soft memory limit: %s\n\n", m.LoadStart, m.LoadEnd, limit)
 
+	if rep.ProcessOnly {
+		rep.writeProcessTable(&b)
+		rep.writeChecks(&b)
+		_, err := w.Write(b.Bytes())
+		return err
+	}
 	b.WriteString("Pipeline, per 1,000 sources (fetch, parse, summarize, ingest, index, deliver to the sink):\n\n")
 	tw := tabwriter.NewWriter(&b, 0, 0, 1, ' ', tabwriter.AlignRight|tabwriter.Debug)
 	fmt.Fprintln(tw, "sources\tconc\tcycle\twall s/1k\tCPU s/1k\tof which after last alert\tfetched\t304\tMB read\tnew items\talerts\tpeak VmRSS\tof it anon\t")
@@ -189,6 +199,8 @@ func (rep *Report) WriteTable(w io.Writer) error {
 			mib(p.StoreBytes), mib(p.IndexBytes), p.FixtureCPUSeconds)
 	}
 	tw.Flush()
+
+	rep.writeProcessTable(&b)
 
 	in := rep.Ingest
 	fmt.Fprintf(&b, "\nIngest (store.Ingest + bot.Router, 20 topics, 10 channels), %d items in %d batches of one source each:\n", in.Items, in.Batches)
@@ -238,16 +250,20 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", r.Name, r.Goal, r.Measured, verdict)
 	}
 	tw.Flush()
+	rep.writeChecks(&b)
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+func (rep *Report) writeChecks(b *bytes.Buffer) {
 	if len(rep.Failures) == 0 {
 		b.WriteString("\nChecks: passed (every alert at the sink exactly once, 304 cycle silent, no source failed)\n")
 	} else {
-		fmt.Fprintf(&b, "\nChecks: FAILED (%d):\n", len(rep.Failures))
+		fmt.Fprintf(b, "\nChecks: FAILED (%d):\n", len(rep.Failures))
 		for _, f := range rep.Failures {
-			fmt.Fprintf(&b, "  - %s\n", f)
+			fmt.Fprintf(b, "  - %s\n", f)
 		}
 	}
-	_, err := w.Write(b.Bytes())
-	return err
 }
 
 func describeMachine() Machine {

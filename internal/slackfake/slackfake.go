@@ -55,6 +55,16 @@ type Post struct {
 	// Form holds every posted parameter except the token.
 	Form url.Values
 	At   time.Time
+	// ThreadTS is the thread a reply was posted in; Broadcast says it was
+	// also sent to the channel.
+	ThreadTS  string
+	Broadcast bool
+	// Edits counts the chat.update calls applied (see threads.go), with
+	// the parameters of each; Deleted is set by Delete.
+	Edits       int
+	EditedAt    time.Time
+	UpdateForms []url.Values
+	Deleted     bool
 }
 
 // Fault is the fate of one scripted request. The zero Fault lets the
@@ -127,6 +137,8 @@ func Start() *Fake {
 		c.Handle("/chat.postMessage", f.wrap("chat.postMessage", f.postMessage))
 		c.Handle("/conversations.history", f.wrap("conversations.history", f.history))
 		c.Handle("/auth.test", f.wrap("auth.test", f.authTest))
+		c.Handle("/chat.update", f.wrap("chat.update", f.updateMessage))
+		c.Handle("/conversations.replies", f.wrap("conversations.replies", f.replies))
 		c.Handle("/users.info", f.wrap("users.info", f.usersInfo))
 		c.Handle("/response/", f.response)
 		c.Handle("/conversations.open", f.wrap("conversations.open", f.openConversation))
@@ -522,7 +534,8 @@ func (f *Fake) nextTS(at time.Time) string {
 // JSON, at most 50 blocks, section and context texts at most 3000
 // characters, text at most 40000 characters, metadata valid JSON.
 func parsePost(form url.Values) (Post, string, string) {
-	p := Post{Channel: form.Get("channel"), Text: form.Get("text"), Form: url.Values{}}
+	p := Post{Channel: form.Get("channel"), Text: form.Get("text"), Form: url.Values{},
+		ThreadTS: form.Get("thread_ts"), Broadcast: isTrue(form.Get("reply_broadcast"))}
 	for k, v := range form {
 		if k != "token" {
 			p.Form[k] = append([]string(nil), v...)
@@ -617,6 +630,12 @@ func messageJSON(p Post, withMetadata bool) map[string]any {
 	if p.Blocks != nil {
 		m["blocks"] = p.Blocks
 	}
+	if p.ThreadTS != "" {
+		m["thread_ts"] = p.ThreadTS
+	}
+	if p.Edits > 0 {
+		m["edited"] = map[string]any{"user": BotUserID, "ts": fmt.Sprintf("%d.000000", p.EditedAt.Unix())}
+	}
 	if withMetadata && p.Metadata != nil {
 		m["metadata"] = p.Metadata
 	}
@@ -633,7 +652,7 @@ func (f *Fake) history(w http.ResponseWriter, r *http.Request, form url.Values, 
 	code := f.channelErrors[channel]
 	posts := make([]Post, 0, len(f.posts))
 	for _, p := range f.posts {
-		if p.Channel == channel {
+		if p.Channel == channel && inHistory(p) {
 			posts = append(posts, p)
 		}
 	}

@@ -183,6 +183,18 @@ func create(dir string, logger *slog.Logger) (*Index, error) {
 // when it is missing, broken, or does not hold as many items as the
 // database (a crash between archiving and indexing, or pruning).
 func OpenOrRebuild(ctx context.Context, dir string, st *store.Store, logger *slog.Logger) (*Index, error) {
+	return openOrRebuild(ctx, dir, st, st.ItemCount, logger)
+}
+
+// OpenOrRebuildExpecting is OpenOrRebuild for an index opened late: want
+// is the number of items the database held before the items that are
+// about to be indexed were archived, so an index that holds want items is
+// complete as far as it should be.
+func OpenOrRebuildExpecting(ctx context.Context, dir string, st *store.Store, want int, logger *slog.Logger) (*Index, error) {
+	return openOrRebuild(ctx, dir, st, func() (int, error) { return want, nil }, logger)
+}
+
+func openOrRebuild(ctx context.Context, dir string, st *store.Store, count func() (int, error), logger *slog.Logger) (*Index, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -195,7 +207,7 @@ func OpenOrRebuild(ctx context.Context, dir string, st *store.Store, logger *slo
 	case err != nil:
 		return nil, err
 	default:
-		want, err := st.ItemCount()
+		want, err := count()
 		if err != nil {
 			_ = x.Close()
 			return nil, fmt.Errorf("index: %w", err)
