@@ -153,6 +153,11 @@ func (b *Bot) RebuildRouter() error {
 		return fmt.Errorf("bot: watches: %w", err)
 	}
 	dms := r.addWatches(watches)
+	mutes, err := b.opts.Store.Mutes("")
+	if err != nil {
+		return fmt.Errorf("bot: mutes: %w", err)
+	}
+	r.addMutes(mutes)
 	b.directChannels.Store(&dms)
 	b.router.Store(r)
 	return nil

@@ -95,6 +95,7 @@ func HelpText(prefix string) []string {
 		prefix + " subscribe QUERY — add a query to this channel",
 		prefix + " subscriptions — this channel's queries",
 		prefix + " unsubscribe ID — remove one",
+		prefix + " mute SOURCE — stop one source's alerts here; unmute SOURCE brings them back",
 		prefix + " watch QUERY — new items that match, to you by direct message",
 		prefix + " watches — your watches",
 		prefix + " unwatch ID — remove one of yours",
@@ -143,6 +144,10 @@ func (c *Commands) Handle(ctx context.Context, req CommandRequest, prefix string
 		return c.watches(req)
 	case "unwatch":
 		return c.unwatch(req, rest)
+	case "mute":
+		return c.mute(req, rest)
+	case "unmute":
+		return c.unmute(req, rest)
 	default:
 		return Answer{Text: fmt.Sprintf("Unknown command %q. Try %s help.", clip(verb, 40), prefix)}, nil
 	}
@@ -279,24 +284,41 @@ func (c *Commands) sources() (Answer, error) {
 // so that a platform looks up the user's rights only when they matter.
 func ManagesSubscriptions(text string) bool {
 	verb, _ := splitVerb(text)
-	return verb == "subscribe" || verb == "unsubscribe"
+	switch verb {
+	case "subscribe", "unsubscribe", "mute", "unmute":
+		return true
+	}
+	return false
 }
 
-// notAllowed is the refusal of a subscription change, naming who may.
+// notAllowed is the refusal of a subscription or mute change, naming who
+// may.
 func notAllowed(platform string) Answer {
 	if platform == "slack" {
-		return Answer{Text: "Only workspace admins and owners, and the users listed under slack.admins in policywire's config, may change subscriptions."}
+		return Answer{Text: "Only workspace admins and owners, and the users listed under slack.admins in policywire's config, may change subscriptions and mutes."}
 	}
-	return Answer{Text: "Only room moderators (power level 50 or more) and policywire admins may change subscriptions."}
+	return Answer{Text: "Only room moderators (power level 50 or more) and policywire admins may change subscriptions and mutes."}
 }
 
-func (c *Commands) subscribe(ctx context.Context, req CommandRequest, q string) (Answer, error) {
+// managedChannel is the configured channel of a command that changes it
+// (subscriptions, mutes), or the answer that refuses the command.
+func (c *Commands) managedChannel(req CommandRequest) (string, *Answer) {
 	if !req.MayManage {
-		return notAllowed(req.Platform), nil
+		a := notAllowed(req.Platform)
+		return "", &a
 	}
 	ch, ok := c.channelFor(req)
 	if !ok {
-		return notConfigured(), nil
+		a := notConfigured()
+		return "", &a
+	}
+	return ch, nil
+}
+
+func (c *Commands) subscribe(ctx context.Context, req CommandRequest, q string) (Answer, error) {
+	ch, refused := c.managedChannel(req)
+	if refused != nil {
+		return *refused, nil
 	}
 	if q == "" {
 		return Answer{Text: "Subscribe to what? For example: subscribe \"tech ambassador\""}, nil
@@ -351,23 +373,25 @@ func (c *Commands) subscriptions(req CommandRequest) (Answer, error) {
 	if err != nil {
 		return Answer{}, fmt.Errorf("bot: subscriptions: %w", err)
 	}
-	if len(subs) == 0 {
-		return Answer{Text: "This channel has no subscriptions."}, nil
+	muted, err := c.muteLines(ch)
+	if err != nil {
+		return Answer{}, err
 	}
 	a := Answer{Text: "This channel's subscriptions:"}
+	if len(subs) == 0 {
+		a.Text = "This channel has no subscriptions."
+	}
 	for _, s := range subs {
 		a.Lines = append(a.Lines, fmt.Sprintf("• %s: %s", s.ID, s.Query))
 	}
+	a.Lines = append(a.Lines, muted...)
 	return a, nil
 }
 
 func (c *Commands) unsubscribe(req CommandRequest, id string) (Answer, error) {
-	if !req.MayManage {
-		return notAllowed(req.Platform), nil
-	}
-	ch, ok := c.channelFor(req)
-	if !ok {
-		return notConfigured(), nil
+	ch, refused := c.managedChannel(req)
+	if refused != nil {
+		return *refused, nil
 	}
 	if id == "" {
 		return Answer{Text: "Unsubscribe which? Give its id, as listed by subscriptions."}, nil

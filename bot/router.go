@@ -26,6 +26,9 @@ type Router struct {
 	watches []watchRule
 	// topicWords are the positive words of every topic, for summaries.
 	topicWords map[string][]string
+	// muted are the sources muted per channel from chat; their alerts
+	// are not routed there.
+	muted map[string]map[string]bool
 }
 
 type namedQuery struct {
@@ -104,7 +107,7 @@ func (r *Router) Route(it policywire.Item) []store.Route {
 	var doc *query.Doc
 	var routes []store.Route
 	for _, ch := range r.channels {
-		if ch.sources != nil && !ch.sources[it.Source] {
+		if (ch.sources != nil && !ch.sources[it.Source]) || r.muted[ch.id][it.Source] {
 			continue
 		}
 		if doc == nil && (len(ch.topics) > 0 || len(ch.subs) > 0) {
@@ -133,6 +136,17 @@ func (r *Router) Route(it policywire.Item) []store.Route {
 		routes = r.matchWatches(doc, it, at, routes)
 	}
 	return routes
+}
+
+// addMutes keeps each muted source out of its channel.
+func (r *Router) addMutes(mutes []store.Mute) {
+	r.muted = make(map[string]map[string]bool)
+	for _, m := range mutes {
+		if r.muted[m.Channel] == nil {
+			r.muted[m.Channel] = map[string]bool{}
+		}
+		r.muted[m.Channel][m.Source] = true
+	}
 }
 
 // Wanted reports whether any channel wants the item.

@@ -119,7 +119,7 @@ func (c *Commands) watch(ctx context.Context, req CommandRequest, q string) (Ans
 		return Answer{}, err
 	}
 	c.Bot.watchesChanged()
-	a := Answer{Text: fmt.Sprintf("Watching %s for you (id %s). New items that match will come to you as a direct message.", w.Query, w.ID)}
+	a := Answer{Text: fmt.Sprintf("Watching %s for you (id %s). New items that match will come to you as a direct message; unwatch %s stops it.", w.Query, w.ID, w.ID)}
 	c.addLastMatches(ctx, parsed, &a)
 	return a, nil
 }

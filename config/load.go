@@ -960,11 +960,11 @@ func (l *loader) decodeSlack(n *yaml.Node) (*Slack, *fields) {
 }
 
 func (l *loader) decodeMatrix(n *yaml.Node) (*Matrix, *fields) {
-	f := l.mapping(n, "matrix", "matrix.", []string{"homeserver", "user_id", "access_token", "access_token_file", "device_id", "password", "password_file", "pickle_key", "pickle_key_file", "command_prefix", "admins"})
+	f := l.mapping(n, "matrix", "matrix.", []string{"homeserver", "user_id", "access_token", "access_token_file", "device_id", "password", "password_file", "pickle_key", "pickle_key_file", "command_prefix", "admins", "autojoin"})
 	if f == nil {
 		return nil, nil
 	}
-	m := &Matrix{CommandPrefix: DefaultMatrixPrefix}
+	m := &Matrix{CommandPrefix: DefaultMatrixPrefix, Autojoin: AutojoinConfigured}
 	if v, ok := l.str(f, "homeserver"); ok && v != "" {
 		if err := checkHTTPURL(v); err != nil {
 			l.errAt(f.vals["homeserver"], "matrix.homeserver: %v, got %s", err, show(f.vals["homeserver"], v))
@@ -1000,6 +1000,14 @@ func (l *loader) decodeMatrix(n *yaml.Node) (*Matrix, *fields) {
 			l.errAt(f.vals["command_prefix"], "matrix.command_prefix: must be one word such as !pw, got %s", show(f.vals["command_prefix"], v))
 		} else {
 			m.CommandPrefix = v
+		}
+	}
+	if v, ok := l.str(f, "autojoin"); ok {
+		switch v {
+		case AutojoinConfigured, AutojoinAny, AutojoinNone:
+			m.Autojoin = v
+		default:
+			l.errAt(f.vals["autojoin"], "matrix.autojoin: must be configured, any or none, got %s", show(f.vals["autojoin"], v))
 		}
 	}
 	m.Admins = l.userIDs(f, "admins", matrixUserPattern, "a Matrix user ID such as @alice:example.org")

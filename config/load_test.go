@@ -198,7 +198,7 @@ func TestFullConfig(t *testing.T) {
 			}},
 		},
 		Slack:  &config.Slack{BotToken: "xoxb-bot", SigningSecret: "signing", Command: "/pw", APIURL: "http://127.0.0.1:1234/api/"},
-		Matrix: &config.Matrix{Homeserver: "http://127.0.0.1:8008", UserID: "@bot:localhost:8008", AccessToken: "syt_matrix", CommandPrefix: "!news", Admins: []string{"@alice:localhost:8008"}},
+		Matrix: &config.Matrix{Homeserver: "http://127.0.0.1:8008", UserID: "@bot:localhost:8008", AccessToken: "syt_matrix", CommandPrefix: "!news", Admins: []string{"@alice:localhost:8008"}, Autojoin: config.AutojoinConfigured},
 		Channels: []config.Channel{
 			{ID: "desk", Slack: "C0123ABCDEF", Topics: []string{"cyber"}, FollowUps: "thread", FollowUpWindow: 1440 * time.Hour, ReplyBroadcast: true},
 			{ID: "room", Matrix: "!abc:localhost:8008", Topics: []string{"cyber", "diplomacy"}, Sources: []string{"council", "eeas"}, Digest: "@daily", FollowUps: "thread", FollowUpWindow: 2160 * time.Hour},
@@ -399,6 +399,26 @@ func TestMatrixLoginAndEncryptionKeys(t *testing.T) {
 				t.Errorf("the error shows a secret: %v", err)
 			}
 		})
+	}
+}
+
+// TestMatrixAutojoin: matrix.autojoin is configured unless set, and a
+// value other than configured, any or none is refused at its place.
+func TestMatrixAutojoin(t *testing.T) {
+	const head = "sources:\n  - {id: s, url: 'https://example.org/feed'}\nchannels:\n  - {id: room, matrix: '!r:example.org'}\n" +
+		"matrix:\n  homeserver: https://m.example.org\n  user_id: '@b:example.org'\n  access_token: syt_x\n"
+	for extra, want := range map[string]string{"": config.AutojoinConfigured, "  autojoin: any\n": config.AutojoinAny, "  autojoin: none\n": config.AutojoinNone} {
+		cfg, err := config.Parse("c.yaml", []byte(head+extra))
+		if err != nil {
+			t.Fatalf("%q: %v", extra, err)
+		}
+		if cfg.Matrix.Autojoin != want {
+			t.Errorf("%q: autojoin %q, want %q", extra, cfg.Matrix.Autojoin, want)
+		}
+	}
+	_, err := config.Parse("c.yaml", []byte(head+"  autojoin: always\n"))
+	if err == nil || !strings.Contains(err.Error(), `c.yaml:9:13: matrix.autojoin: must be configured, any or none, got "always"`) {
+		t.Errorf("autojoin: always gave %v", err)
 	}
 }
 

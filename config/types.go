@@ -203,7 +203,22 @@ type Matrix struct {
 	PickleKey     Secret
 	CommandPrefix string
 	Admins        []string
+	// Autojoin says which invites the bot accepts: AutojoinConfigured
+	// (the default), AutojoinAny or AutojoinNone.
+	Autojoin string
 }
+
+// The values of matrix.autojoin.
+const (
+	// AutojoinConfigured joins the rooms under channels: and declines
+	// other invites, saying how to add the room.
+	AutojoinConfigured = "configured"
+	// AutojoinAny joins every invite and answers commands there; alerts
+	// go only to configured rooms.
+	AutojoinAny = "any"
+	// AutojoinNone joins no room on invite; invites are left pending.
+	AutojoinNone = "none"
+)
 
 // MinPickleKeyLength is the shortest matrix.pickle_key accepted.
 const MinPickleKeyLength = 16

@@ -169,3 +169,8 @@ func isFoldedBoilerplate(s, folded string) bool {
 	}
 	return false
 }
+
+// ContentWords returns the words of s that carry meaning, folded: no stop
+// words, single letters or pure numbers. "Watch similar" builds its query
+// from a title's.
+func ContentWords(s string) []string { return contentWords(s) }

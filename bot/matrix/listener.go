@@ -20,6 +20,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/policywire/policywire/bot"
+	"github.com/policywire/policywire/config"
 )
 
 // SyncTokenKey is the store.Meta key under which the listener keeps its
@@ -87,10 +88,16 @@ type ListenerOptions struct {
 	// Admins may subscribe and unsubscribe in every room, whatever their
 	// power level.
 	Admins []string
-	// Rooms returns the configured room IDs. Invites to these rooms are
-	// accepted; invites to any other room are ignored. It is called on
-	// every sync, so a reloaded configuration takes effect.
+	// Rooms returns the configured room IDs. It is called on every sync,
+	// so a reloaded configuration takes effect.
 	Rooms func() []string
+	// Autojoin is matrix.autojoin: which invites are accepted
+	// (config.AutojoinConfigured when "": the configured rooms; others are
+	// declined with a reason naming the fix).
+	Autojoin string
+	// RoomsChanged cuts the current long poll short when it receives, so
+	// that a room a reload added is joined at once.
+	RoomsChanged <-chan struct{}
 	// Logger receives what the listener does; discarded when nil.
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
@@ -122,6 +129,9 @@ func NewListener(o ListenerOptions) *Listener {
 	if o.Rooms == nil {
 		o.Rooms = func() []string { return nil }
 	}
+	if o.Autojoin == "" {
+		o.Autojoin = config.AutojoinConfigured
+	}
 	l := &Listener{o: o, log: o.Logger}
 	if o.Sender != nil {
 		l.client = o.Sender.client
@@ -149,7 +159,8 @@ func (l *Listener) Run(ctx context.Context) error {
 		power:   map[id.RoomID]*roomPower{},
 		joins:   map[id.RoomID]*pendingJoin{},
 		ignored: map[id.RoomID]id.UserID{},
-		seen:    map[id.EventID]bool{},
+		joined:  map[id.RoomID]bool{},
+		seen:    map[id.EventID]string{},
 	}
 	l.log.Info("matrix: listening for commands", "user_id", l.self.String(), "prefix", l.o.Prefix)
 	backoff := minBackoff
@@ -201,8 +212,12 @@ type run struct {
 	// ignored holds invites to rooms not configured at the time, with the
 	// inviter, in case a reload adds the room.
 	ignored map[id.RoomID]id.UserID
-	seen    map[id.EventID]bool
-	order   []id.EventID
+	// joined are the rooms the bot is in, as the syncs told.
+	joined map[id.RoomID]bool
+	// seen holds the commands answered (and the edits read), each with
+	// the command text it was answered for.
+	seen  map[id.EventID]string
+	order []id.EventID
 	// undecrypted are encrypted events whose room key had not arrived;
 	// they are tried again after every sync until keyWait has passed.
 	undecrypted []pendingDecrypt
@@ -255,10 +270,25 @@ func (r *run) step(ctx context.Context) error {
 	}
 	rctx, cancel := context.WithTimeout(ctx, timeout+syncGrace)
 	defer cancel()
+	woken := r.wakeOnRoomsChanged(rctx, cancel)
 	resp, err := r.l.client.FullSyncRequest(rctx, mautrix.ReqSync{
 		Timeout: int(timeout / time.Millisecond), Since: r.since, FilterID: r.filter,
 		SetPresence: event.PresenceOffline,
 	})
+	if err != nil && woken.Load() && ctx.Err() == nil {
+		// The configured rooms changed: join the new ones now (an invite
+		// still pending, or a room anyone may join) and poll again from
+		// the same position.
+		if r.l.o.Autojoin != config.AutojoinNone {
+			for room := range r.configured() {
+				if !r.joined[room] && r.joins[room] == nil {
+					r.joins[room] = &pendingJoin{backoff: minBackoff}
+				}
+			}
+		}
+		r.retryJoins(ctx)
+		return nil
+	}
 	if err != nil {
 		if badSince(err) {
 			// The server no longer knows the position (its database was
@@ -278,6 +308,24 @@ func (r *run) step(ctx context.Context) error {
 	r.retryDecrypts(ctx)
 	r.save(resp.NextBatch)
 	return nil
+}
+
+// wakeOnRoomsChanged cancels the long poll when the configured rooms
+// change, and says whether it did.
+func (r *run) wakeOnRoomsChanged(ctx context.Context, cancel context.CancelFunc) *atomic.Bool {
+	woken := &atomic.Bool{}
+	if r.l.o.RoomsChanged == nil {
+		return woken
+	}
+	go func() {
+		select {
+		case <-r.l.o.RoomsChanged:
+			woken.Store(true)
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return woken
 }
 
 // processCrypto gives the sync answer to the crypto machine first, so
@@ -365,6 +413,7 @@ func (r *run) handle(ctx context.Context, resp *mautrix.RespSync, answer bool) {
 		delete(r.power, room)
 		delete(r.joins, room)
 		delete(r.ignored, room)
+		delete(r.joined, room)
 	}
 	configured := r.configured()
 	for _, room := range sortedRooms(resp.Rooms.Invite) {
@@ -372,37 +421,67 @@ func (r *run) handle(ctx context.Context, resp *mautrix.RespSync, answer bool) {
 			continue
 		}
 		inviter := inviterOf(resp.Rooms.Invite[room], r.l.self)
-		if configured[room] {
+		mode := r.l.o.Autojoin
+		if (configured[room] && mode == config.AutojoinConfigured) || mode == config.AutojoinAny {
 			if r.joins[room] == nil {
 				r.joins[room] = &pendingJoin{backoff: minBackoff}
 			}
 			continue
 		}
-		if _, known := r.ignored[room]; !known {
-			r.l.log.Info("matrix: invite to a room that is not configured; ignored", "room", room.String(), "inviter", inviter.String())
-		}
+		_, known := r.ignored[room]
 		r.ignored[room] = inviter
+		if known {
+			continue
+		}
+		if mode == config.AutojoinNone {
+			r.l.log.Info("matrix: invite left pending (matrix.autojoin is none)", "room", room.String(), "inviter", inviter.String())
+			continue
+		}
+		r.decline(ctx, room, inviter)
 	}
 	for _, room := range sortedRooms(resp.Rooms.Join) {
+		// A room just joined has only history before the join: no command
+		// for the bot was skipped there.
+		wasJoined := r.joined[room]
+		r.joined[room] = true
 		delete(r.joins, room)
 		delete(r.ignored, room)
 		jr := resp.Rooms.Join[room]
 		for _, ev := range jr.State.Events {
 			r.applyState(room, ev)
 		}
-		if answer && jr.Timeline.Limited {
+		if answer && jr.Timeline.Limited && wasJoined {
 			r.skippedNotice(ctx, room, jr.Timeline.PrevBatch)
 		}
+		edited := editedInTimeline(jr.Timeline.Events)
 		for _, ev := range jr.Timeline.Events {
 			if ev.StateKey != nil {
 				r.applyState(room, ev)
 				continue
 			}
-			if answer {
+			if answer && !edited[ev.ID] {
 				r.command(ctx, room, ev)
 			}
 		}
 	}
+}
+
+// editedInTimeline are the events that a later event of the same sync
+// edits (m.replace): a command typed and fixed before the bot read it is
+// answered once, for its new text.
+func editedInTimeline(events []*event.Event) map[id.EventID]bool {
+	var edited map[id.EventID]bool
+	for _, ev := range events {
+		var c incoming
+		if ev.Type.Type != event.EventMessage.Type || json.Unmarshal(ev.Content.VeryRaw, &c) != nil || c.RelatesTo == nil || c.RelatesTo.RelType != string(event.RelReplace) {
+			continue
+		}
+		if edited == nil {
+			edited = map[id.EventID]bool{}
+		}
+		edited[id.EventID(c.RelatesTo.EventID)] = true
+	}
+	return edited
 }
 
 // skippedNotice tells a room that messages came faster than one sync
@@ -418,6 +497,23 @@ func (r *run) skippedNotice(ctx context.Context, room id.RoomID, gap string) {
 	r.l.log.Warn("matrix: a sync skipped messages; told the room", "room", room.String())
 }
 
+// declineReason tells the inviter why the bot does not join, and the fix.
+func declineReason(room id.RoomID) string {
+	return fmt.Sprintf("policywire joins only the rooms under channels: in its config (matrix.autojoin: configured). Add this room (matrix: %s) there, reload, and invite the bot again; or set matrix.autojoin: any.", room)
+}
+
+// decline refuses an invite to a room that is not configured, with a
+// reason the inviter sees.
+func (r *run) decline(ctx context.Context, room id.RoomID, inviter id.UserID) {
+	lctx, cancel := withTimeout(ctx)
+	defer cancel()
+	if _, err := r.l.client.LeaveRoom(lctx, room, &mautrix.ReqLeave{Reason: declineReason(room)}); err != nil {
+		r.l.log.Warn("matrix: could not decline an invite to a room that is not configured", "room", room.String(), "inviter", inviter.String(), "err", classify("decline", room.String(), err))
+		return
+	}
+	r.l.log.Info("matrix: declined an invite to a room that is not configured", "room", room.String(), "inviter", inviter.String())
+}
+
 func (r *run) configured() map[id.RoomID]bool {
 	rooms := r.l.o.Rooms()
 	m := make(map[id.RoomID]bool, len(rooms))
@@ -431,8 +527,9 @@ func (r *run) configured() map[id.RoomID]bool {
 // has come, including invites ignored earlier whose room a reload added.
 func (r *run) retryJoins(ctx context.Context) {
 	configured := r.configured()
+	mode := r.l.o.Autojoin
 	for room := range r.ignored {
-		if configured[room] {
+		if configured[room] && mode != config.AutojoinNone {
 			delete(r.ignored, room)
 			r.joins[room] = &pendingJoin{backoff: minBackoff}
 		}
@@ -440,7 +537,7 @@ func (r *run) retryJoins(ctx context.Context) {
 	now := r.l.o.Now()
 	for _, room := range sortedRooms(r.joins) {
 		pj := r.joins[room]
-		if !configured[room] {
+		if !configured[room] && mode != config.AutojoinAny {
 			delete(r.joins, room)
 			continue
 		}
@@ -506,28 +603,17 @@ func (r *run) command(ctx context.Context, room id.RoomID, ev *event.Event) {
 	if err := json.Unmarshal(ev.Content.VeryRaw, &c); err != nil {
 		return
 	}
-	// Notices are bot output, by the bot itself or others; edits would
-	// repeat a command already answered.
-	if c.MsgType != string(event.MsgText) || len(c.NewContent) > 0 {
+	// Notices are bot output, by the bot itself or others.
+	if c.MsgType != string(event.MsgText) {
 		return
 	}
-	body := c.Body
-	if c.RelatesTo != nil {
-		if c.RelatesTo.RelType == string(event.RelReplace) {
-			return
-		}
-		if c.RelatesTo.InReplyTo != nil {
-			body = stripReplyFallback(body)
-		}
-	}
-	text, ok := parseCommand(body, r.l.o.Prefix)
-	if !ok || r.seen[ev.ID] {
+	text, cmd, ok := r.commandText(ev, c)
+	if !ok {
 		return
 	}
-	r.remember(ev.ID)
 
 	thread := ""
-	if c.RelatesTo != nil && c.RelatesTo.RelType == string(event.RelThread) {
+	if cmd == ev.ID && c.RelatesTo != nil && c.RelatesTo.RelType == string(event.RelThread) {
 		thread = c.RelatesTo.EventID
 	}
 	cctx, cancel := context.WithTimeout(ctx, commandTimeout)
@@ -552,7 +638,7 @@ func (r *run) command(ctx context.Context, room id.RoomID, ev *event.Event) {
 		}
 	}
 	c2 := r.l.o.Sender.render.answer(answer)
-	c2.RelatesTo = &event.RelatesTo{InReplyTo: &event.InReplyTo{EventID: ev.ID}}
+	c2.RelatesTo = &event.RelatesTo{InReplyTo: &event.InReplyTo{EventID: cmd}}
 	// The asker is notified of the answer, and nobody else is.
 	c2.Mentions = &event.Mentions{UserIDs: []id.UserID{ev.Sender}}
 	if thread != "" {
@@ -651,8 +737,47 @@ func (r *run) retryDecrypts(ctx context.Context) {
 	}
 }
 
-func (r *run) remember(ev id.EventID) {
-	r.seen[ev] = true
+// commandText is the command an event asks for, and the event the answer
+// replies to: the event itself, or for an edit (m.replace) the command it
+// fixes, answered for its new text unless that text was answered already.
+// An event is read once.
+func (r *run) commandText(ev *event.Event, c incoming) (string, id.EventID, bool) {
+	if _, read := r.seen[ev.ID]; read {
+		return "", "", false
+	}
+	body, cmd := c.Body, ev.ID
+	if c.RelatesTo != nil && c.RelatesTo.RelType == string(event.RelReplace) {
+		var nc incoming
+		if c.RelatesTo.EventID == "" || json.Unmarshal(c.NewContent, &nc) != nil || nc.MsgType != string(event.MsgText) {
+			return "", "", false
+		}
+		body, cmd = nc.Body, id.EventID(c.RelatesTo.EventID)
+	} else if len(c.NewContent) > 0 {
+		return "", "", false
+	} else if c.RelatesTo != nil && c.RelatesTo.InReplyTo != nil {
+		body = stripReplyFallback(body)
+	}
+	text, ok := parseCommand(body, r.l.o.Prefix)
+	if !ok {
+		return "", "", false
+	}
+	if answered, ok := r.seen[cmd]; ok && cmd != ev.ID && answered == text {
+		r.remember(ev.ID, text)
+		return "", "", false
+	}
+	r.remember(ev.ID, text)
+	if cmd != ev.ID {
+		r.remember(cmd, text)
+	}
+	return text, cmd, true
+}
+
+func (r *run) remember(ev id.EventID, text string) {
+	if _, ok := r.seen[ev]; ok {
+		r.seen[ev] = text
+		return
+	}
+	r.seen[ev] = text
 	r.order = append(r.order, ev)
 	if len(r.order) > rememberedEvents {
 		delete(r.seen, r.order[0])

@@ -159,9 +159,9 @@ func newListenerEnv(t *testing.T, invite bool) *listenerEnv {
 // startListener runs a listener for the env's room until the returned
 // stop function is called (or the test ends); stop waits for Run to
 // return and fails the test if it returned an error.
-func (e *listenerEnv) startListener(t *testing.T, sender *Sender) (stop func()) {
+func (e *listenerEnv) startListener(t *testing.T, sender *Sender, mods ...func(*ListenerOptions)) (stop func()) {
 	t.Helper()
-	l := NewListener(ListenerOptions{
+	o := ListenerOptions{
 		Sender:   sender,
 		Commands: e.commands,
 		Store:    e.store,
@@ -169,7 +169,11 @@ func (e *listenerEnv) startListener(t *testing.T, sender *Sender) (stop func()) 
 		Admins:   e.admins,
 		Rooms:    func() []string { return []string{e.room} },
 		Logger:   testLogger(t),
-	})
+	}
+	for _, m := range mods {
+		m(&o)
+	}
+	l := NewListener(o)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- l.Run(ctx) }()
@@ -358,8 +362,8 @@ func TestListenerJoinsOnInviteAndAnswersCommands(t *testing.T) {
 	send(t, e.reader, e.room, "please run !pw help")
 	sendContent(t, e.reader, e.room, map[string]any{"msgtype": "m.notice", "body": "!pw help"})
 	sendContent(t, e.reader, e.room, map[string]any{
-		"msgtype": "m.text", "body": "!pw help",
-		"m.new_content": map[string]any{"msgtype": "m.text", "body": "!pw help"},
+		"msgtype": "m.text", "body": "* !pw search digital diplomacy",
+		"m.new_content": map[string]any{"msgtype": "m.text", "body": "!pw search digital diplomacy"},
 		"m.relates_to":  map[string]any{"rel_type": "m.replace", "event_id": search.String()},
 	})
 	if err := e.sender.SendNotice(ctx, e.room, "!pw help"); err != nil {

@@ -71,6 +71,10 @@ func (run *commandRunner) pressButtons(cb slack.InteractionCallback) {
 		return
 	}
 	for _, act := range cb.ActionCallback.BlockActions {
+		if act.ActionID == alertMenuActionID {
+			run.chooseFromAlertMenu(cb, act.SelectedOption.Value)
+			continue
+		}
 		id, ok := strings.CutPrefix(act.ActionID, actionPrefix)
 		if !ok || (id != bot.ActionShare && id != bot.ActionMore) {
 			continue

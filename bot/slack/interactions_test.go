@@ -1,6 +1,7 @@
 package slack
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -193,4 +194,40 @@ func (e *cmdEnv) nextPost(t *testing.T) commandReply {
 		t.Fatalf("no answer at the response_url; log:\n%s", e.logs.String())
 	}
 	return commandReply{}
+}
+
+// TestAlertMenuOverSocketMode: "Watch similar" chosen over Socket Mode is
+// acknowledged and answered, to the chooser alone, with the watch made.
+func TestAlertMenuOverSocketMode(t *testing.T) {
+	env := newCmdEnv(t)
+	cfg := *env.bot.Config()
+	cfg.Chat.MaxWatches = 3
+	if err := env.bot.SetConfig(context.Background(), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	blocks, _ := RenderAlert(policywire.Alert{ID: "a1", Item: policywire.Item{Source: "council-press", Title: "Council adopts the tech envoy mandate"}}, time.UTC)
+	menu := blocks[0].(*slack.SectionBlock).Accessory.OverflowElement
+	payload, err := json.Marshal(map[string]any{
+		"type": "block_actions", "user": map[string]any{"id": "U1"}, "channel": map[string]any{"id": "C1"}, "response_url": env.responseURL(),
+		"actions": []map[string]any{{"block_id": "b1", "action_id": menu.ActionID, "type": "overflow", "selected_option": map[string]any{"value": menu.Options[0].Value}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cb slack.InteractionCallback
+	if err := json.Unmarshal(payload, &cb); err != nil {
+		t.Fatal(err)
+	}
+	ack := &fakeAcker{}
+	handleSocketEvent(socketmode.Event{Type: socketmode.EventTypeInteractive, Data: cb, Request: &socketmode.Request{EnvelopeID: "m1"}}, ack, env.handler.run, slog.New(slog.DiscardHandler))
+	if len(ack.acks) != 1 || ack.acks[0].EnvelopeID != "m1" {
+		t.Errorf("acks = %+v, want m1", ack.acks)
+	}
+	got := env.nextPost(t)
+	if got.ResponseType != "ephemeral" || !strings.Contains(got.joined(t), "Watching council AND adopts AND tech AND envoy for you (id w1)") {
+		t.Errorf("Watch similar over Socket Mode answered %s %q", got.ResponseType, got.joined(t))
+	}
+	if ws, _ := env.store.Watches("slack", "U1"); len(ws) != 1 {
+		t.Errorf("watches of the chooser: %+v", ws)
+	}
 }

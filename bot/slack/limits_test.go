@@ -19,11 +19,13 @@ import (
 // 50 blocks a message; a section's text 3000 characters, its fields at
 // most 10 of 2000 each; a context block 1 to 10 elements; a header's
 // plain text 150; a button's text 75; an actions block 25 elements; a
-// block_id 255. Characters are counted in UTF-16 units. The fallback text
+// block_id 255; an overflow menu 2 to 5 options, an option's text 75 and
+// value 150, an action_id 255. Characters are counted in UTF-16 units. The fallback text
 // is held to this package's own 4000.
 var slackLimits = struct {
 	blocks, sectionText, fields, fieldText, contextElems, contextText, headerText, buttonText, actionElems, blockID int
-}{50, 3000, 10, 2000, 10, 3000, 150, 75, 25, 255}
+	minOverflowOptions, maxOverflowOptions, optionText, optionValue, actionID                                       int
+}{50, 3000, 10, 2000, 10, 3000, 150, 75, 25, 255, 2, 5, 75, 150, 255}
 
 // checkSlackMessage walks the blocks as Slack receives them (JSON) and
 // fails on any limit exceeded, whatever the block type.
@@ -66,6 +68,9 @@ func checkSlackMessage(t *testing.T, what string, blocks []slack.Block, fallback
 			for _, f := range fields {
 				over(where+" field text", utf16Len(text(f)), slackLimits.fieldText)
 			}
+			if acc, ok := b["accessory"].(map[string]any); ok {
+				checkAccessory(t, what+": "+where, acc, over)
+			}
 		case "context":
 			elems, _ := b["elements"].([]any)
 			if len(elems) == 0 {
@@ -88,6 +93,34 @@ func checkSlackMessage(t *testing.T, what string, blocks []slack.Block, fallback
 		default:
 			t.Errorf("%s: %s is a block type this check does not know; add its limits", what, where)
 		}
+	}
+}
+
+// checkAccessory checks a section's accessory; policywire puts only
+// overflow menus there.
+func checkAccessory(t *testing.T, where string, acc map[string]any, over func(string, int, int)) {
+	t.Helper()
+	if acc["type"] != "overflow" {
+		t.Errorf("%s: accessory of type %v, which this check does not know; add its limits", where, acc["type"])
+		return
+	}
+	id, _ := acc["action_id"].(string)
+	over(where+" overflow action_id", utf16Len(id), slackLimits.actionID)
+	opts, _ := acc["options"].([]any)
+	if len(opts) < slackLimits.minOverflowOptions {
+		t.Errorf("%s: overflow menu of %d options, Slack takes %d to %d", where, len(opts), slackLimits.minOverflowOptions, slackLimits.maxOverflowOptions)
+	}
+	over(where+" overflow options", len(opts), slackLimits.maxOverflowOptions)
+	for _, o := range opts {
+		m, _ := o.(map[string]any)
+		txt, _ := m["text"].(map[string]any)
+		s, _ := txt["text"].(string)
+		if s == "" {
+			t.Errorf("%s: an overflow option without text", where)
+		}
+		over(where+" option text", utf16Len(s), slackLimits.optionText)
+		v, _ := m["value"].(string)
+		over(where+" option value", utf16Len(v), slackLimits.optionValue)
 	}
 }
 
@@ -138,6 +171,31 @@ func TestEveryRendererStaysWithinSlackLimits(t *testing.T) {
 		a := h.alert(i)
 		blocks, fallback := RenderAlert(a, time.UTC)
 		checkSlackMessage(t, fmt.Sprintf("alert %d", i), blocks, fallback)
+	}
+	// Titles of long words (astral letters among them) and long source ids
+	// fill the alert menu's option values.
+	menus := 0
+	letters := []string{"a", "é", "ß", "𝒜", "Ж", "x"}
+	for i := range 60 {
+		a := h.alert(i)
+		var title []string
+		for range 1 + h.r.IntN(8) {
+			var w strings.Builder
+			for range 1 + h.r.IntN(80) {
+				w.WriteString(letters[h.r.IntN(len(letters))])
+			}
+			title = append(title, w.String())
+		}
+		a.Item.Title = strings.Join(title, " ")
+		a.Item.Source = strings.Repeat("s", 1+h.r.IntN(200))
+		blocks, fallback := RenderAlert(a, time.UTC)
+		checkSlackMessage(t, fmt.Sprintf("alert %d with a menu", i), blocks, fallback)
+		if blocks[0].(*slack.SectionBlock).Accessory != nil {
+			menus++
+		}
+	}
+	if menus < 10 {
+		t.Errorf("only %d of 60 alerts had a menu to check", menus)
 	}
 	// The case Slack refused: a title that escaping makes long, linked to
 	// a long address.

@@ -50,7 +50,9 @@ func RenderAlert(a policywire.Alert, loc *time.Location) ([]slack.Block, string)
 	link, linked := safeURL(itemURL(it))
 
 	var blocks []slack.Block
-	blocks = append(blocks, section(linkedTitle(title, link, linked)))
+	head := section(linkedTitle(title, link, linked))
+	head.Accessory = alertMenu(it)
+	blocks = append(blocks, head)
 
 	var meta []string
 	if src := sourceName(a); src != "" {

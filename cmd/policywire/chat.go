@@ -55,6 +55,7 @@ func (a *app) startChat(ctx context.Context, cfg *config.Config, b *bot.Bot, com
 		l := matrix.NewListener(matrix.ListenerOptions{
 			Sender: mx, Commands: commands, Store: st, Prefix: cfg.Matrix.CommandPrefix, Admins: cfg.Matrix.Admins,
 			Rooms: func() []string { return matrixRooms(b.Config()) }, Logger: logger,
+			Autojoin: cfg.Matrix.Autojoin, RoomsChanged: a.roomsChanged,
 		})
 		wg.Add(1)
 		go func() {

@@ -69,6 +69,10 @@ type app struct {
 	// started is set when a command's own code begins; an error before
 	// that comes from cobra's parsing and means bad usage.
 	started bool
+
+	// roomsChanged wakes the Matrix listener after a reload, so that a
+	// room the new config adds is joined at once.
+	roomsChanged chan struct{}
 }
 
 // run executes the command line args (args[0] is the program name) and

@@ -231,6 +231,7 @@ func (a *app) runDaemon(ctx context.Context, cfg *config.Config, f runFlags) err
 	if err != nil {
 		return err
 	}
+	a.roomsChanged = make(chan struct{}, 1)
 	extras := a.startChat(workCtx, cfg, b, commands, mx, st, logger)
 
 	reloads := a.watchReloads(workCtx, cfg, logger)
@@ -249,6 +250,10 @@ func (a *app) runDaemon(ctx context.Context, cfg *config.Config, f runFlags) err
 				continue
 			}
 			logger.Info("config reloaded", "sources", len(newCfg.Sources), "channels", len(newCfg.Channels), "topics", len(newCfg.Topics))
+			select {
+			case a.roomsChanged <- struct{}{}:
+			default: // a wake-up is already pending
+			}
 		}
 	}()
 
