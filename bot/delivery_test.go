@@ -207,21 +207,14 @@ func (c crashAfterDigest) SendDigest(ctx context.Context, target string, d polic
 
 func TestSlackDigestIsNotPostedTwiceAfterACrashBeforeItWasRecorded(t *testing.T) {
 	f := newOutboxFixture(t)
-	first := f.enqueue(t, "eu-desk", true, 3)
 	ch := config.Channel{ID: "eu-desk", Slack: "C0EUDESK", Digest: "0 8 * * *"}
-	d := f.dispatcher(crashAfterDigest{f.slackSender(time.UTC), f.store}, nil)
-	if _, err := d.FlushDigest(context.Background(), ch); err == nil {
-		t.Fatal("recording the digest on a closed database succeeded")
-	}
-	if n := len(f.slack.Posts("C0EUDESK")); n != 1 {
-		t.Fatalf("first digest: %d posts, want 1", n)
-	}
+	first := postDigestThenCrash(t, f, ch)
 
 	// The next process: same database, a new sender with no memory, and
 	// one more item queued before the digest runs again.
 	f.reopen(t)
 	later := f.enqueue(t, "eu-desk", true, 1)
-	d = f.dispatcher(f.slackSender(time.UTC), nil)
+	d := f.dispatcher(f.slackSender(time.UTC), nil)
 	if _, err := d.FlushDigest(context.Background(), ch); err != nil {
 		t.Fatal(err)
 	}
@@ -508,20 +501,12 @@ func TestDigestToAChangedTargetWaitsForTheDigestInFlight(t *testing.T) {
 // digest is finished (found posted) and only later rows go out as alerts.
 func TestSlackDigestLeftUnrecordedIsNotPostedAgainWhenTheChannelTurnsInstant(t *testing.T) {
 	f := newOutboxFixture(t)
-	first := f.enqueue(t, "eu-desk", true, 3)
-	digesting := config.Channel{ID: "eu-desk", Slack: "C0EUDESK", Digest: "0 8 * * *"}
-	d := f.dispatcher(crashAfterDigest{f.slackSender(time.UTC), f.store}, nil)
-	if _, err := d.FlushDigest(context.Background(), digesting); err == nil {
-		t.Fatal("recording the digest on a closed database succeeded")
-	}
-	if n := len(f.slack.Posts("C0EUDESK")); n != 1 {
-		t.Fatalf("first digest: %d posts, want 1", n)
-	}
+	first := postDigestThenCrash(t, f, config.Channel{ID: "eu-desk", Slack: "C0EUDESK", Digest: "0 8 * * *"})
 
 	f.reopen(t)
 	later := f.enqueue(t, "eu-desk", false, 1)
 	instant := config.Channel{ID: "eu-desk", Slack: "C0EUDESK"}
-	d = f.dispatcher(f.slackSender(time.UTC), nil)
+	d := f.dispatcher(f.slackSender(time.UTC), nil)
 	if _, err := d.Step(context.Background(), instant); err != nil {
 		t.Fatal(err)
 	}
@@ -533,4 +518,20 @@ func TestSlackDigestLeftUnrecordedIsNotPostedAgainWhenTheChannelTurnsInstant(t *
 	if rows := f.pending(t, "eu-desk"); len(rows) != 0 {
 		t.Fatalf("%d rows left in the outbox", len(rows))
 	}
+}
+
+// postDigestThenCrash queues three items for the digest channel ch and
+// posts their digest, which the database then fails to record, as a crash
+// between the two would leave it. It returns the items' titles.
+func postDigestThenCrash(t *testing.T, f *outboxFixture, ch config.Channel) []string {
+	t.Helper()
+	titles := f.enqueue(t, ch.ID, true, 3)
+	d := f.dispatcher(crashAfterDigest{f.slackSender(time.UTC), f.store}, nil)
+	if _, err := d.FlushDigest(context.Background(), ch); err == nil {
+		t.Fatal("recording the digest on a closed database succeeded")
+	}
+	if n := len(f.slack.Posts(ch.Slack)); n != 1 {
+		t.Fatalf("first digest: %d posts, want 1", n)
+	}
+	return titles
 }
