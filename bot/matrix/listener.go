@@ -450,7 +450,10 @@ func (r *run) handle(ctx context.Context, resp *mautrix.RespSync, answer bool) {
 		for _, ev := range jr.State.Events {
 			r.applyState(room, ev)
 		}
-		if answer && jr.Timeline.Limited && wasJoined {
+		// Only a full timeline means messages came faster than a sync
+		// returns them: dendrite also marks limited the short timeline of
+		// a sync soon after a join, which skipped nothing for the bot.
+		if answer && jr.Timeline.Limited && wasJoined && len(jr.Timeline.Events) >= timelineLimit {
 			r.skippedNotice(ctx, room, jr.Timeline.PrevBatch)
 		}
 		edited := editedInTimeline(jr.Timeline.Events)
