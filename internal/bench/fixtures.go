@@ -97,6 +97,11 @@ func StartFixtures(cfg FixtureConfig) (*Fixtures, error) {
 	mux.HandleFunc("GET /_control/deliveries", f.serveDeliveries)
 	mux.HandleFunc("POST /api/chat.postMessage", f.servePost)
 	mux.HandleFunc("POST /api/conversations.history", f.serveHistory)
+	// A thread reply's earlier copy is looked for among the replies; the
+	// sink keeps no threads, so it answers with the channel's alerts, where
+	// an alert id is found all the same.
+	mux.HandleFunc("POST /api/conversations.replies", f.serveHistory)
+	mux.HandleFunc("POST /api/chat.update", f.serveUpdate)
 	mux.HandleFunc("POST /api/auth.test", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, map[string]any{"ok": true, "user_id": "UBENCHBOT", "team_id": "TBENCH", "bot_id": "BBENCHBOT"})
 	})
@@ -253,6 +258,35 @@ func (f *Fixtures) servePost(w http.ResponseWriter, r *http.Request) {
 	}
 	f.sinkMu.Unlock()
 	writeJSON(w, map[string]any{"ok": true, "channel": channel, "ts": ts, "message": map[string]any{"type": "message", "text": text, "ts": ts}})
+}
+
+// serveUpdate accepts chat.update (an alert edited in place when its
+// story gains a source); an edit is no delivery, so nothing is recorded.
+func (f *Fixtures) serveUpdate(w http.ResponseWriter, r *http.Request) {
+	var channel, ts string
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		var body struct {
+			Channel string `json:"channel"`
+			TS      string `json:"ts"`
+		}
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&body); err != nil {
+			writeJSON(w, map[string]any{"ok": false, "error": "invalid_json"})
+			return
+		}
+		channel, ts = body.Channel, body.TS
+	} else {
+		r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+		if err := r.ParseForm(); err != nil {
+			writeJSON(w, map[string]any{"ok": false, "error": "invalid_form_data"})
+			return
+		}
+		channel, ts = r.PostForm.Get("channel"), r.PostForm.Get("ts")
+	}
+	if channel == "" || ts == "" {
+		writeJSON(w, map[string]any{"ok": false, "error": "message_not_found"})
+		return
+	}
+	writeJSON(w, map[string]any{"ok": true, "channel": channel, "ts": ts})
 }
 
 // serveHistory answers conversations.history with the alerts posted to a
