@@ -45,6 +45,9 @@ type DeliveryEvent struct {
 	Platform string
 	Err      error // nil: delivered
 	Parked   bool
+	// Edit marks the edit of a message already delivered: it is no new
+	// alert, so counts of delivered alerts leave it out.
+	Edit bool
 }
 
 // Dispatcher drains the outbox into chat: per channel, in publication

@@ -51,7 +51,7 @@ func (d *Dispatcher) deliverEdit(ctx context.Context, ch config.Channel, sender 
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.sendTimeout())
 	defer cancel()
 	err := editor.Edit(sctx, target, row.Edit.Ref, row.Alert, row.Edit.Version)
-	ev := DeliveryEvent{Channel: ch.ID, Platform: ch.Platform(), Err: err}
+	ev := DeliveryEvent{Channel: ch.ID, Platform: ch.Platform(), Err: err, Edit: true}
 	defer func() {
 		if d.Observe != nil {
 			d.Observe(ev)

@@ -63,7 +63,9 @@ func (m *Metrics) ObservePoll(r PollResult, _ *sources.ReadResult) {
 // ObserveDelivery records one delivery attempt.
 func (m *Metrics) ObserveDelivery(e DeliveryEvent) {
 	if e.Err == nil {
-		m.delivered.WithLabelValues(e.Channel).Inc()
+		if !e.Edit {
+			m.delivered.WithLabelValues(e.Channel).Inc()
+		}
 	} else {
 		m.failed.WithLabelValues(e.Channel).Inc()
 	}

@@ -124,7 +124,9 @@ func (p *pollStats) observeDelivery(e bot.DeliveryEvent) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if e.Err == nil {
-		p.delivered++
+		if !e.Edit { // an edit of an alert already delivered is no delivery
+			p.delivered++
+		}
 	} else if !e.Parked {
 		p.retries++
 	}

@@ -151,7 +151,7 @@ func Run(ctx context.Context, o Options) (err error) {
 			}
 		},
 		OnDelivery: func(ev bot.DeliveryEvent) {
-			if ev.Err == nil {
+			if ev.Err == nil && !ev.Edit {
 				delivered++
 			}
 		},
