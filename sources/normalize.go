@@ -191,9 +191,30 @@ func canonicalQuery(q string) string {
 		if strings.HasPrefix(key, "utm_") || trackingParams[key] {
 			continue
 		}
-		kept = append(kept, upperEscapes(p))
+		kept = append(kept, escapeSpaces(upperEscapes(p)))
 	}
 	return strings.Join(kept, "&")
+}
+
+// escapeSpaces percent-encodes white space left raw in a query, which
+// would otherwise be trimmed off the end when the canonical URL is read
+// again, so that canonicalising stays idempotent.
+func escapeSpaces(s string) string {
+	if strings.IndexFunc(s, unicode.IsSpace) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if !unicode.IsSpace(r) {
+			b.WriteRune(r)
+			continue
+		}
+		var buf [utf8.UTFMax]byte
+		for _, c := range buf[:utf8.EncodeRune(buf[:], r)] {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
 }
 
 // upperEscapes writes the hex digits of every %XX escape in upper case.
