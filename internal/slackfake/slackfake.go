@@ -451,23 +451,8 @@ func (f *Fake) authTest(w http.ResponseWriter, r *http.Request, form url.Values,
 
 func (f *Fake) postMessage(w http.ResponseWriter, r *http.Request, form url.Values, fault *Fault) {
 	channel := form.Get("channel")
-	f.mu.Lock()
-	code := f.channelErrors[channel]
-	f.mu.Unlock()
-	if channel == "" {
-		code = "channel_not_found"
-	}
-	if code != "" {
-		writeJSON(w, http.StatusOK, map[string]any{"ok": false, "error": code})
-		return
-	}
-	post, code, detail := parsePost(form)
-	if code != "" {
-		resp := map[string]any{"ok": false, "error": code}
-		if detail != "" {
-			resp["response_metadata"] = map[string]any{"messages": []string{detail}}
-		}
-		writeJSON(w, http.StatusOK, resp)
+	post, ok := f.acceptMessage(w, channel, form)
+	if !ok {
 		return
 	}
 
@@ -729,3 +714,29 @@ func isTrue(v string) bool { return v == "1" || v == "true" }
 
 // Method returns the Web API method a request is for, for Responders.
 func Method(r *http.Request) string { return path.Base(r.URL.Path) }
+
+// acceptMessage checks a chat.postMessage or chat.update request as Slack
+// does, the channel first, then the message; on a refusal it writes the
+// error answer and returns false.
+func (f *Fake) acceptMessage(w http.ResponseWriter, channel string, form url.Values) (Post, bool) {
+	f.mu.Lock()
+	code := f.channelErrors[channel]
+	f.mu.Unlock()
+	if channel == "" {
+		code = "channel_not_found"
+	}
+	if code != "" {
+		writeJSON(w, http.StatusOK, map[string]any{"ok": false, "error": code})
+		return Post{}, false
+	}
+	post, code, detail := parsePost(form)
+	if code != "" {
+		resp := map[string]any{"ok": false, "error": code}
+		if detail != "" {
+			resp["response_metadata"] = map[string]any{"messages": []string{detail}}
+		}
+		writeJSON(w, http.StatusOK, resp)
+		return Post{}, false
+	}
+	return post, true
+}

@@ -63,23 +63,8 @@ func inHistory(p Post) bool {
 
 func (f *Fake) updateMessage(w http.ResponseWriter, r *http.Request, form url.Values, fault *Fault) {
 	channel, ts := form.Get("channel"), form.Get("ts")
-	f.mu.Lock()
-	code := f.channelErrors[channel]
-	f.mu.Unlock()
-	if channel == "" {
-		code = "channel_not_found"
-	}
-	if code != "" {
-		writeJSON(w, http.StatusOK, map[string]any{"ok": false, "error": code})
-		return
-	}
-	upd, code, detail := parsePost(form)
-	if code != "" {
-		resp := map[string]any{"ok": false, "error": code}
-		if detail != "" {
-			resp["response_metadata"] = map[string]any{"messages": []string{detail}}
-		}
-		writeJSON(w, http.StatusOK, resp)
+	upd, ok := f.acceptMessage(w, channel, form)
+	if !ok {
 		return
 	}
 	f.mu.Lock()
