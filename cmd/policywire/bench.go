@@ -60,7 +60,7 @@ func newBenchCmd(a *app) *cobra.Command {
 				}
 				opts.Runs = bench.CrossRuns(sourceCounts, conc)
 			}
-			set("search-sizes", func() { opts.SearchSizes = searchSizes })
+			set("search-sizes", func() { opts.SearchSizes = slices.DeleteFunc(searchSizes, func(n int) bool { return n <= 0 }) })
 			set("seed", func() { opts.Seed = seed })
 			set("process-sources", func() { opts.ProcessSources = slices.DeleteFunc(processSources, func(n int) bool { return n <= 0 }) })
 			opts.ProcessOnly = processOnly
@@ -102,7 +102,7 @@ func newBenchCmd(a *app) *cobra.Command {
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	f.IntSliceVar(&sourceCounts, "sources", nil, "numbers of synthetic sources, each run with every --concurrency\n(default: 1000 at concurrency 8 and 32, 10000 at 8; --quick: 200 at 8)")
 	f.IntSliceVar(&conc, "concurrency", nil, "fetch concurrencies to run each --sources with (default 8)")
-	f.IntSliceVar(&searchSizes, "search-sizes", nil, "archive sizes to search (default 10000,100000,1000000)")
+	f.IntSliceVar(&searchSizes, "search-sizes", nil, "archive sizes to search; 0 skips the search figures (default 10000,100000,1000000)")
 	f.Uint64Var(&seed, "seed", 0, "seed of the synthetic sources (default fixed)")
 	f.BoolVar(&inProcess, "in-process", false, "run the fixture server inside this process (its cost then counts in the figures)")
 	f.IntSliceVar(&processSources, "process-sources", nil, "numbers of sources the whole-process figures (run --once and run as children) are taken\nover; 0 skips them (default 1000; --quick: 50)")

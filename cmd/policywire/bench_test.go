@@ -54,3 +54,23 @@ func TestBenchWholeProcess(t *testing.T) {
 		}
 	}
 }
+
+// A size of 0 in --search-sizes means no search figures, as 0 in
+// --process-sources means no whole-process ones: it must not search an
+// archive it never built and report a failure of the index.
+func TestBenchSearchSizeZeroSkipsSearch(t *testing.T) {
+	res := runBinary(t, t.TempDir(), nil, "bench", "--quick", "--sources", "5", "--process-sources", "0", "--search-sizes", "0", "--json")
+	if res.code != 0 {
+		t.Fatalf("bench exited %d\nstderr:\n%s", res.code, res.stderr)
+	}
+	var rep bench.Report
+	if err := json.Unmarshal([]byte(res.stdout), &rep); err != nil {
+		t.Fatalf("report: %v\n%s", err, res.stdout)
+	}
+	if len(rep.Failures) != 0 {
+		t.Fatalf("failures: %v", rep.Failures)
+	}
+	if len(rep.Search) != 0 {
+		t.Fatalf("search figures for --search-sizes 0: %+v", rep.Search)
+	}
+}
