@@ -16,17 +16,7 @@ func TestBenchWholeProcess(t *testing.T) {
 		t.Skip("runs the binary as a daemon for three cycles")
 	}
 	const sources = 10
-	res := runBinary(t, t.TempDir(), nil, "bench", "--quick", "--process-only", "--process-sources", "10", "--json")
-	if res.code != 0 {
-		t.Fatalf("bench exited %d\nstderr:\n%s", res.code, res.stderr)
-	}
-	var rep bench.Report
-	if err := json.Unmarshal([]byte(res.stdout), &rep); err != nil {
-		t.Fatalf("report: %v\n%s", err, res.stdout)
-	}
-	if len(rep.Failures) != 0 {
-		t.Fatalf("failures: %v", rep.Failures)
-	}
+	rep := runBench(t, "--quick", "--process-only", "--process-sources", "10")
 	if len(rep.Processes) != 2 || rep.Processes[0].Command != "run --once" || rep.Processes[1].Command != "run" {
 		t.Fatalf("whole-process runs: %+v", rep.Processes)
 	}
@@ -59,7 +49,17 @@ func TestBenchWholeProcess(t *testing.T) {
 // --process-sources means no whole-process ones: it must not search an
 // archive it never built and report a failure of the index.
 func TestBenchSearchSizeZeroSkipsSearch(t *testing.T) {
-	res := runBinary(t, t.TempDir(), nil, "bench", "--quick", "--sources", "5", "--process-sources", "0", "--search-sizes", "0", "--json")
+	rep := runBench(t, "--quick", "--sources", "5", "--process-sources", "0", "--search-sizes", "0")
+	if len(rep.Search) != 0 {
+		t.Fatalf("search figures for --search-sizes 0: %+v", rep.Search)
+	}
+}
+
+// runBench runs policywire bench with args and --json, and returns its
+// report after checking that it exited 0 and found nothing wrong.
+func runBench(t *testing.T, args ...string) bench.Report {
+	t.Helper()
+	res := runBinary(t, t.TempDir(), nil, append(append([]string{"bench"}, args...), "--json")...)
 	if res.code != 0 {
 		t.Fatalf("bench exited %d\nstderr:\n%s", res.code, res.stderr)
 	}
@@ -70,7 +70,5 @@ func TestBenchSearchSizeZeroSkipsSearch(t *testing.T) {
 	if len(rep.Failures) != 0 {
 		t.Fatalf("failures: %v", rep.Failures)
 	}
-	if len(rep.Search) != 0 {
-		t.Fatalf("search figures for --search-sizes 0: %+v", rep.Search)
-	}
+	return rep
 }
