@@ -178,10 +178,12 @@ func contains(list []string, s string) bool {
 
 // TestPacksOnAllLabelledItems measures the packs on every labelled set
 // together, the blind-b set (tuned on after its first measurement)
-// included, at the goal floors, and logs blind-b's own table.
+// included, at the goal floors. blind-b's own table is measured at the
+// held-out floors, which catch a pack that breaks on its languages (it
+// holds five of the eight, so no count per language is asked of it).
 func TestPacksOnAllLabelledItems(t *testing.T) {
 	blind := readLabelled(t, "blind-b.jsonl")
-	t.Run("blind-b", func(t *testing.T) { measure(t, blind, 0, 0, 0) })
+	t.Run("blind-b", func(t *testing.T) { measure(t, blind, 0.75, 0.6, 0) })
 	var all []labelled
 	all = append(all, readLabelled(t, "labelled.jsonl")...)
 	all = append(all, readLabelled(t, "holdout.jsonl")...)
